@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# twtcp's test command (README quick start, and what .ci/run calls).
+#
+# On a fresh Debian 12 machine, as root: installs the apt packages that are
+# missing (quiet when all are there), then builds and runs every suite:
+#   1. build/        release-ish build, warnings as errors: unit tests + a benchmark smoke run
+#   2. build-asan/   AddressSanitizer + UBSan: the unit tests
+#   3. build-tsan/   ThreadSanitizer: the lock-free flow-table stress test
+#   4. build-fuzz/   clang + libFuzzer: each fuzz target for TWTCP_FUZZ_SECONDS (default 20)
+# Environment: TWTCP_QUICK=1 runs stage 1 only (for edit-compile loops).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '== %s\n' "$*"; }
+
+packages=(
+  build-essential g++ clang libclang-rt-14-dev meson ninja-build pkg-config
+  libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
+  dpdk dpdk-dev libdpdk-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "scripts/test.sh: these packages are missing and installing them needs root: ${missing[*]}" >&2
+    exit 1
+  fi
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# setup DIR [meson options...]: configure DIR once, reconfigure when it exists.
+setup() {
+  local dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+log "stage 1: build/ (unit tests, benchmark smoke run)"
+setup build
+ninja -C build
+meson test -C build --suite unit --suite bench-smoke --print-errorlogs
+
+if [ "${TWTCP_QUICK:-0}" = 1 ]; then
+  log "TWTCP_QUICK=1: sanitizer and fuzz stages skipped"
+  exit 0
+fi
+
+log "stage 2: build-asan/ (AddressSanitizer + UBSan, unit tests)"
+setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
+ninja -C build-asan
+meson test -C build-asan --suite unit --print-errorlogs --timeout-multiplier 3
+
+log "stage 3: build-tsan/ (ThreadSanitizer, stress tests)"
+setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=false
+ninja -C build-tsan
+meson test -C build-tsan --suite stress --print-errorlogs --timeout-multiplier 3
+
+log "stage 4: build-fuzz/ (libFuzzer, ${TWTCP_FUZZ_SECONDS:-20} s per target)"
+CXX=clang++ CC=clang setup build-fuzz -Dfuzz=true -Dbenchmarks=false -Dtests=false
+ninja -C build-fuzz
+TWTCP_FUZZ_SECONDS=${TWTCP_FUZZ_SECONDS:-20} meson test -C build-fuzz --suite fuzz --print-errorlogs
+
+log "all stages passed"
