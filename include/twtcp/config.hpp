@@ -21,6 +21,7 @@
 // remembers where each key was set so cross-key errors name a file and line.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -31,8 +32,15 @@
 
 namespace twtcp {
 
-// The Linux release whose TIME_WAIT behaviour the stack reproduces.
+// The Linux release whose TIME_WAIT behaviour the stack reproduces. Ordered by release,
+// so `model >= KernelModel::V4_19` reads as "4.19 or later".
 enum class KernelModel : std::uint8_t { V3_10, V4_4, V4_19, V6_6, V6_18 };
+
+// Every model, oldest first (for tests and tools that sweep the models).
+inline constexpr KernelModel kAllKernelModels[] = {
+    KernelModel::V3_10, KernelModel::V4_4,  KernelModel::V4_19,
+    KernelModel::V6_6,  KernelModel::V6_18,
+};
 
 // When a TIME_WAIT 4-tuple may be taken over by tcp_tw_reuse (SPEC §4.1).
 enum class ReuseTimeRule : std::uint8_t {
@@ -63,6 +71,9 @@ struct PortRange {
   std::uint16_t high = 0;
   friend bool operator==(const PortRange&, const PortRange&) = default;
 };
+
+// net.ipv4.ip_local_port_range's default since Linux 4.x (32768 61000 before).
+inline constexpr PortRange kDefaultLocalPortRange{32768, 60999};
 
 // Linux's 3-int memory triples (tcp_rmem / tcp_wmem): min, default, max bytes.
 struct BufSizes {
@@ -115,9 +126,9 @@ struct Config {
   std::int32_t tcp_fin_timeout = 60;
   // net.ipv4.ip_local_port_range: ephemeral ports for connect(), "low high".
   // Default 32768 60999 (32768 61000 before 4.x). Range 1..65535, low <= high.
-  PortRange ip_local_port_range{32768, 60999};
-  // net.ipv4.ip_local_reserved_ports: ports autobind never picks, "8080,9000-9010".
-  // Default empty. Kept sorted, merged and non-overlapping.
+  PortRange ip_local_port_range = kDefaultLocalPortRange;
+  // net.ipv4.ip_local_reserved_ports: ports autobind never picks, "8080,9000-9010"
+  // (syntax: parse_port_list()). Default empty. Kept sorted, merged and non-overlapping.
   std::vector<PortRange> ip_local_reserved_ports;
   // net.ipv4.tcp_syn_retries: SYN retransmissions of an active open. Default 6. Range 1..127.
   std::int32_t tcp_syn_retries = 6;
@@ -209,8 +220,11 @@ struct Config {
   // twtcp.timer_tick_us: timer wheel granularity. Default 1000 (1 ms, like HZ=1000).
   // Range 1..1000000 us.
   std::int32_t timer_tick_us = 1000;
-  // twtcp.timer_slots: slots per wheel level. Default 4096. Power of two, 16..1048576.
+  // twtcp.timer_slots: slots per wheel level. Default 4096. Power of two, 64..1048576.
   std::int32_t timer_slots = 4096;
+  // twtcp.timer_levels: wheel levels; 1 = a single wheel with rounds (see lib/timer).
+  // Default 2. Range 1..4, and timer_slots^timer_levels <= 2^48 ticks (validate()).
+  std::int32_t timer_levels = 2;
   // twtcp.rto_min_ms: RTO floor (TCP_RTO_MIN). Default 200. Range 1..120000 ms.
   std::int32_t rto_min_ms = 200;
   // twtcp.rto_max_ms: RTO ceiling (TCP_RTO_MAX). Default 120000. Range 1..3600000 ms.
@@ -262,6 +276,36 @@ struct Config {
 [[nodiscard]] std::string_view to_string(TsOffset v);
 [[nodiscard]] std::string_view to_string(PortSelect v);
 [[nodiscard]] std::string_view to_string(PawsCounter v);
+
+// Why parse_port_list() rejected its input.
+enum class PortListError : std::uint8_t {
+  kOk = 0,
+  kExpectedNumber,  // a token does not start with a decimal digit (includes "-5", ",,", "a")
+  kNumberTooLarge,  // a port above 65535
+  kReversedRange,   // "a-b" with a > b
+  kUnexpectedChar,  // something other than ',', '-', blanks or a final newline after a number
+};
+// A one-line description ("port number above 65535"); "ok" for kOk.
+[[nodiscard]] std::string_view to_string(PortListError e);
+
+struct [[nodiscard]] PortListParse {
+  std::vector<PortRange> ranges;  // sorted by low, overlapping/adjacent ranges merged
+  PortListError error = PortListError::kOk;
+  std::size_t error_offset = 0;  // byte offset into the input where parsing stopped
+
+  [[nodiscard]] bool ok() const { return error == PortListError::kOk; }
+  [[nodiscard]] std::string_view why() const { return to_string(error); }
+};
+
+// The syntax of net.ipv4.ip_local_reserved_ports: comma-separated ports 0..65535 and
+// inclusive ranges "a-b" (Linux's bitmap takes port 0 too). Blanks (space, tab) around
+// tokens and one trailing newline are accepted; an empty or all-blank string is the empty
+// list, which is how Linux clears it. On error `ranges` is empty.
+[[nodiscard]] PortListParse parse_port_list(std::string_view text);
+// The inverse, as `sysctl net.ipv4.ip_local_reserved_ports` prints it: "8080,9000-9010",
+// no spaces, "" for none. Prints the ranges in the given order, so pass a parse_port_list()
+// result (or Config::ip_local_reserved_ports) to get the canonical form.
+[[nodiscard]] std::string format_port_list(std::span<const PortRange> ranges);
 
 // The outcome of a load step: ok, or one line naming source, line, key, value and
 // why (e.g. "configs/x.conf:12: net.ipv4.tcp_tw_reuse = 3: out of range (allowed 0..2)").

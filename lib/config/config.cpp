@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -16,6 +17,8 @@ namespace twtcp {
 namespace {
 
 constexpr std::int64_t kIntMax = std::numeric_limits<std::int32_t>::max();
+// Largest timer wheel span, log2 of ticks (see the timer_levels rule in check_cross_keys).
+constexpr std::int64_t kTimerMaxSpanBits = 48;
 
 // ---------------------------------------------------------------- enum names
 
@@ -374,59 +377,23 @@ constexpr KeyInfo port_range_key(Row r) {
 }
 
 template <auto M>
-std::string parse_port_list(Config& c, std::string_view v, const KeyInfo& k) {
-  std::vector<PortRange> ranges;
-  if (!v.empty()) {
-    std::size_t start = 0;
-    while (true) {
-      std::size_t comma = v.find(',', start);
-      std::string_view tok =
-          trim(v.substr(start, comma == std::string_view::npos ? v.npos : comma - start));
-      if (tok.empty()) return "empty list item (allowed " + k.allowed() + ")";
-      std::size_t dash = tok.find('-', 1);  // from 1: a leading '-' is a (bad) sign
-      std::int64_t lo = 0, hi = 0;
-      if (auto err = int_in(trim(tok.substr(0, dash)), k.min, k.max, k, lo); !err.empty()) {
-        return err;
-      }
-      hi = lo;
-      if (dash != std::string_view::npos) {
-        if (auto err = int_in(trim(tok.substr(dash + 1)), k.min, k.max, k, hi); !err.empty()) {
-          return err;
-        }
-        if (lo > hi) return "range " + quote(tok) + " ends below its start";
-      }
-      ranges.push_back({static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi)});
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
-    }
+std::string parse_port_list_field(Config& c, std::string_view v, const KeyInfo& k) {
+  PortListParse r = parse_port_list(v);
+  if (!r.ok()) {
+    return std::string(r.why()) + " at offset " + std::to_string(r.error_offset) + " (allowed " +
+           k.allowed() + ")";
   }
-  // Sorted and merged, so equal port sets compare equal and print the same.
-  std::sort(ranges.begin(), ranges.end(),
-            [](const PortRange& a, const PortRange& b) { return a.low < b.low; });
-  std::vector<PortRange> merged;
-  for (const auto& r : ranges) {
-    if (!merged.empty() && std::uint32_t{r.low} <= std::uint32_t{merged.back().high} + 1) {
-      merged.back().high = std::max(merged.back().high, r.high);
-    } else {
-      merged.push_back(r);
-    }
-  }
-  c.*M = std::move(merged);
+  c.*M = std::move(r.ranges);
   return {};
 }
 template <auto M>
-std::string format_port_list(const Config& c) {
-  std::string out;
-  for (const auto& r : c.*M) {
-    if (!out.empty()) out += ',';
-    out += std::to_string(r.low);
-    if (r.high != r.low) out += "-" + std::to_string(r.high);
-  }
-  return out;
+std::string format_port_list_field(const Config& c) {
+  return format_port_list(c.*M);
 }
 template <auto M>
 constexpr KeyInfo port_list_key(Row r) {
-  return make_key(r, KeyType::kPortList, 1, 65535, &parse_port_list<M>, &format_port_list<M>);
+  return make_key(r, KeyType::kPortList, 0, 65535, &parse_port_list_field<M>,
+                  &format_port_list_field<M>);
 }
 
 template <auto M>
@@ -553,7 +520,9 @@ constexpr KeyInfo kKeys[] = {
         "tcp_invalid_ratelimit applies to out-of-window ACKs (>= 4.0; comment shows the ms)", kModel}),
 
     int_key<&C::timer_tick_us>({"twtcp.timer_tick_us", "us", "timer wheel granularity", kTimers}, 1, 1000000),
-    int_key<&C::timer_slots>({"twtcp.timer_slots", "", "slots per timer wheel level", kTimers}, 16, 1 << 20, true),
+    int_key<&C::timer_slots>({"twtcp.timer_slots", "", "slots per timer wheel level", kTimers}, 64, 1 << 20, true),
+    int_key<&C::timer_levels>({"twtcp.timer_levels", "",
+        "timer wheel levels (1 = one wheel with rounds); timer_slots^timer_levels <= 2^48", kTimers}, 1, 4),
     int_key<&C::rto_min_ms>({"twtcp.rto_min_ms", "ms", "RTO floor (TCP_RTO_MIN)", kTimers}, 1, 120000),
     int_key<&C::rto_max_ms>({"twtcp.rto_max_ms", "ms", "RTO ceiling (TCP_RTO_MAX)", kTimers}, 1, 3600000),
     int_key<&C::rto_initial_ms>({"twtcp.rto_initial_ms", "ms",
@@ -735,6 +704,19 @@ std::optional<Violation> check_cross_keys(const Config& c) {
                      "twtcp.rto_initial_ms",
                      c.rto_initial_ms < c.rto_min_ms ? "twtcp.rto_min_ms" : "twtcp.rto_max_ms"};
   }
+  // lib/timer adds the top level's span (slots^levels ticks) to tick numbers; above 2^48
+  // that could wrap for times below 2^63 us (WheelGeometry::validate() has the same limit).
+  if (c.timer_slots > 0 && c.timer_levels > 0) {
+    const int slot_bits = std::bit_width(static_cast<std::uint32_t>(c.timer_slots)) - 1;
+    const std::int64_t span_bits = std::int64_t{slot_bits} * c.timer_levels;
+    if (span_bits > kTimerMaxSpanBits) {
+      return Violation{"twtcp.timer_levels = " + std::to_string(c.timer_levels) +
+                           ": twtcp.timer_slots^timer_levels is 2^" + std::to_string(span_bits) +
+                           " ticks, above 2^" + std::to_string(kTimerMaxSpanBits) +
+                           " (timer_slots is " + std::to_string(c.timer_slots) + ")",
+                       "twtcp.timer_levels", "twtcp.timer_slots"};
+    }
+  }
   return std::nullopt;
 }
 
@@ -756,6 +738,121 @@ std::string_view to_string(PortSelect v) {
 }
 std::string_view to_string(PawsCounter v) {
   return name_of(kPawsCounterNames, v);
+}
+
+std::string_view to_string(PortListError e) {
+  switch (e) {
+    case PortListError::kOk:
+      return "ok";
+    case PortListError::kExpectedNumber:
+      return "expected a port number (0-65535)";
+    case PortListError::kNumberTooLarge:
+      return "port number above 65535";
+    case PortListError::kReversedRange:
+      return "range start is above range end";
+    case PortListError::kUnexpectedChar:
+      return "unexpected character; expected ',' or '-' between ports";
+  }
+  return "unknown port list error";
+}
+
+namespace {
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+struct PortListCursor {
+  std::string_view s;
+  std::size_t i = 0;
+
+  void skip_blanks() {
+    while (i < s.size() && is_blank(s[i])) ++i;
+  }
+  [[nodiscard]] bool at_end() const { return i >= s.size(); }
+  [[nodiscard]] char peek() const { return s[i]; }
+
+  // Reads a decimal port; on failure leaves `i` at the offending byte.
+  PortListError number(std::uint16_t& out) {
+    if (at_end() || !is_digit(s[i])) return PortListError::kExpectedNumber;
+    std::uint32_t v = 0;
+    while (i < s.size() && is_digit(s[i])) {
+      v = v * 10 + static_cast<std::uint32_t>(s[i] - '0');
+      if (v > 65535) return PortListError::kNumberTooLarge;
+      ++i;
+    }
+    out = static_cast<std::uint16_t>(v);
+    return PortListError::kOk;
+  }
+};
+
+// Sorted and merged, so equal port sets compare equal and print the same.
+std::vector<PortRange> sorted_and_merged(std::vector<PortRange> ranges) {
+  std::sort(ranges.begin(), ranges.end(),
+            [](const PortRange& a, const PortRange& b) { return a.low < b.low; });
+  std::vector<PortRange> merged;
+  for (const auto& r : ranges) {
+    if (!merged.empty() && std::uint32_t{r.low} <= std::uint32_t{merged.back().high} + 1) {
+      merged.back().high = std::max(merged.back().high, r.high);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  return merged;
+}
+
+}  // namespace
+
+PortListParse parse_port_list(std::string_view text) {
+  PortListParse r;
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  PortListCursor c{text};
+  c.skip_blanks();
+  if (c.at_end()) return r;
+
+  std::vector<PortRange> ranges;
+  auto fail = [&](PortListError e) {
+    r.error = e;
+    r.error_offset = c.i;
+    return r;
+  };
+  for (;;) {
+    c.skip_blanks();
+    std::uint16_t a = 0;
+    if (auto e = c.number(a); e != PortListError::kOk) return fail(e);
+    std::uint16_t b = a;
+    c.skip_blanks();
+    if (!c.at_end() && c.peek() == '-') {
+      ++c.i;
+      c.skip_blanks();
+      const std::size_t range_end_at = c.i;
+      if (auto e = c.number(b); e != PortListError::kOk) return fail(e);
+      if (a > b) {
+        c.i = range_end_at;
+        return fail(PortListError::kReversedRange);
+      }
+      c.skip_blanks();
+    }
+    ranges.push_back({a, b});
+    if (c.at_end()) break;
+    if (c.peek() != ',') return fail(PortListError::kUnexpectedChar);
+    ++c.i;
+  }
+  r.ranges = sorted_and_merged(std::move(ranges));
+  return r;
+}
+
+std::string format_port_list(std::span<const PortRange> ranges) {
+  std::string out;
+  for (const auto& r : ranges) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(r.low);
+    if (r.high != r.low) out += "-" + std::to_string(r.high);
+  }
+  return out;
 }
 
 // SPEC §10, one column per model:

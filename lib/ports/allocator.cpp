@@ -35,7 +35,7 @@ PortAllocator::PortAllocator(const AllocatorOptions& options)
     : options_(options), rng_{options.seed}, bound_(std::make_unique<std::uint16_t[]>(65536)) {
   key_.k0 = rng_.next();
   key_.k1 = rng_.next();
-  if (options_.algorithm == PortSelect::kAlg4) {
+  if (options_.algorithm == PortSelect::kAlg4Perturb) {
     // Linux fills table_perturb with random bytes once (get_random_sleepable_once).
     perturb_ = std::make_unique<std::uint16_t[]>(kPerturbSize);
     for (std::uint32_t i = 0; i < kPerturbSize; i += 4) {
@@ -86,7 +86,7 @@ PortAllocator::ScanPlan PortAllocator::plan(std::uint64_t f,
   p.other_parity_pass = parity && p.remaining > 1;
 
   std::uint32_t offset;
-  if (options_.algorithm == PortSelect::kAlg4) {
+  if (options_.algorithm == PortSelect::kAlg4Perturb) {
     p.perturb_index = static_cast<std::uint32_t>(f & (kPerturbSize - 1));
     offset = perturb_[p.perturb_index] + static_cast<std::uint32_t>(f >> 32);
   } else {
@@ -104,7 +104,7 @@ PortAllocator::ScanPlan PortAllocator::plan(std::uint64_t f,
 }
 
 void PortAllocator::on_success(const ScanPlan& p, std::uint32_t i) noexcept {
-  if (options_.algorithm == PortSelect::kAlg4) {
+  if (options_.algorithm == PortSelect::kAlg4Perturb) {
     // "max() with a random so that on low contention the randomness is maximal and on high
     // contention it may be inexistent" (Linux). The top 3 bits of a SplitMix64 draw are uniform.
     const auto r = static_cast<std::uint32_t>(rng_.next() >> 61);
@@ -113,6 +113,20 @@ void PortAllocator::on_success(const ScanPlan& p, std::uint32_t i) noexcept {
   } else {
     hint_ += i + p.step;
   }
+}
+
+AllocatorOptions allocator_options_from_config(const Config& cfg) noexcept {
+  const EffectivePolicy eff = cfg.effective();
+  AllocatorOptions o;
+  o.algorithm = eff.port_select;
+  o.parity_split = eff.parity_split;
+  o.seed = cfg.random_seed;
+  return o;
+}
+
+RangeError apply_config(PortAllocator& alloc, const Config& cfg) noexcept {
+  alloc.set_reserved(cfg.ip_local_reserved_ports);
+  return alloc.set_range(cfg.ip_local_port_range);
 }
 
 }  // namespace twtcp::ports

@@ -37,21 +37,19 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <type_traits>
 
 #include "flow/key.hpp"
 #include "ports/port_set.hpp"
 #include "ports/siphash.hpp"
+#include "twtcp/config.hpp"
 
 namespace twtcp::ports {
 
-// net.ipv4.ip_local_port_range: inclusive bounds, host byte order. Default as in Linux >= 4.x.
-struct PortRange {
-  std::uint16_t low = 32768;
-  std::uint16_t high = 60999;
-
-  friend bool operator==(const PortRange&, const PortRange&) = default;
-};
+// Port ranges (net.ipv4.ip_local_port_range, IP_LOCAL_PORT_RANGE) are twtcp::PortRange:
+// inclusive bounds, host byte order. Note that a value-initialised PortRange is {0, 0} ("unset"
+// for a per-socket range); the system default is twtcp::kDefaultLocalPortRange.
 
 enum class RangeError : std::uint8_t {
   kOk = 0,
@@ -70,14 +68,13 @@ enum class RangeError : std::uint8_t {
 // "that bound is unset"; both set with low > high is EINVAL.
 [[nodiscard]] RangeError validate_socket_range(PortRange r) noexcept;
 
-// RFC 6056 section 3.3.3 (algorithm 3, "simple hash-based") or 3.3.4 (algorithm 4,
-// "double-hash"). See the table above for what each one does in Linux.
-enum class PortSelect : std::uint8_t { kAlg3, kAlg4 };
-
 struct AllocatorOptions {
-  PortSelect algorithm = PortSelect::kAlg4;
+  // twtcp::PortSelect: RFC 6056 section 3.3.3 (kAlg3, "simple hash-based") or 3.3.4
+  // (kAlg4Perturb, "double-hash"). See the table above for what each one does in Linux.
+  PortSelect algorithm = PortSelect::kAlg4Perturb;
   // Linux >= 4.6: connect() first tries ports with the parity of `low`, leaving the other parity
-  // to bind(0). Presets: 3.10 = {kAlg3, false}, 4.19 = {kAlg3, true}, 6.x = {kAlg4, true}.
+  // to bind(0). Presets: 3.10 = {kAlg3, false}, 4.19 = {kAlg3, true},
+  // 6.x = {kAlg4Perturb, true}.
   bool parity_split = true;
   // Expanded (SplitMix64) into the SipHash key, the perturbation table and the increments.
   // A fixed seed makes the allocator deterministic; production should pass real entropy.
@@ -139,6 +136,9 @@ class PortAllocator {
   // net.ipv4.ip_local_reserved_ports: never chosen by the autobind search, still usable by an
   // explicit bind (SPEC R17).
   void set_reserved(const PortSet& reserved) noexcept { reserved_ = reserved; }
+  void set_reserved(std::span<const PortRange> reserved) noexcept {
+    reserved_ = PortSet::from_ranges(reserved);
+  }
   [[nodiscard]] const PortSet& reserved() const noexcept { return reserved_; }
 
   // Ports owned by bind() (explicit binds and listeners: their Linux bind bucket has
@@ -190,7 +190,7 @@ class PortAllocator {
   void on_success(const ScanPlan& p, std::uint32_t i) noexcept;
 
   AllocatorOptions options_;
-  PortRange range_{};
+  PortRange range_ = kDefaultLocalPortRange;
   SipKey key_{};
   SplitMix64 rng_{};
   std::uint32_t hint_ = 0;                    // Alg3's global counter
@@ -238,5 +238,16 @@ PortResult PortAllocator::pick_explicit(const flow::FlowKeyV4& key, P&& probe) {
   res.pick = PortPick{key.local_port, st == TupleState::kTimeWaitReusable};
   return res;
 }
+
+// --- building an allocator from a twtcp::Config (setup code, not the fast path) -----------
+
+// The allocator a stack built from `cfg` uses: port_select and parity_split as
+// cfg.effective() resolves them against the kernel model, seeded with twtcp.random_seed.
+[[nodiscard]] AllocatorOptions allocator_options_from_config(const Config& cfg) noexcept;
+
+// Applies net.ipv4.ip_local_port_range and net.ipv4.ip_local_reserved_ports to `alloc`.
+// On a range error (not possible for a Config that loaded) the old range is kept and the
+// reserved ports are still applied.
+[[nodiscard]] RangeError apply_config(PortAllocator& alloc, const Config& cfg) noexcept;
 
 }  // namespace twtcp::ports

@@ -3,7 +3,15 @@
 
 #include <stdexcept>
 
+#include "twtcp/config.hpp"
+
 namespace twtcp::timer {
+
+WheelGeometry geometry_from_config(const Config& cfg) noexcept {
+  // Negative values (possible only in a Config built in code) become 0, which validate() rejects.
+  auto u = [](std::int32_t v) { return v < 0 ? 0u : static_cast<uint32_t>(v); };
+  return WheelGeometry{u(cfg.timer_tick_us), u(cfg.timer_slots), u(cfg.timer_levels)};
+}
 
 const char* WheelGeometry::validate() const noexcept {
   if (tick_us == 0) return "timer wheel: tick_us must be at least 1";

@@ -53,11 +53,16 @@
 #include <utility>
 #include <vector>
 
+namespace twtcp {
+struct Config;
+}  // namespace twtcp
+
 namespace twtcp::timer {
 
 class TimerWheel;
 
 // Wheel configuration (config time; validate() before constructing a TimerWheel).
+// The defaults are twtcp::Config's (twtcp.timer_tick_us, timer_slots, timer_levels).
 struct WheelGeometry {
   uint64_t tick_us = 1000;  // granularity: 1 ms is RTO-grade (RFC 6298 min RTO is 1 s)
   uint32_t slots = 4096;    // per level, power of two in [64, 2^20]
@@ -65,7 +70,15 @@ struct WheelGeometry {
 
   // nullptr if usable, else a static string saying what is wrong.
   [[nodiscard]] const char* validate() const noexcept;
+
+  friend bool operator==(const WheelGeometry&, const WheelGeometry&) = default;
 };
+
+// twtcp.timer_tick_us, twtcp.timer_slots and twtcp.timer_levels. Config's per-key ranges and
+// its cross-key check (slots^levels <= 2^48 ticks) match validate(), so a Config that passed
+// twtcp::validate() gives a geometry that validates (tests/timer checks every combination);
+// values set directly in code, bypassing the parser, are not clamped: validate() still decides.
+[[nodiscard]] WheelGeometry geometry_from_config(const Config& cfg) noexcept;
 
 // The hook an object embeds to be timed. 32 bytes: list links (16), the expiry tick and
 // the owning wheel (so armed() is exact and destroying an armed Timer disarms it).

@@ -4,44 +4,18 @@
 // Every knob here is something Linux either exposes as a sysctl or hard-codes differently
 // from one release to the next. The engine (process.hpp, enter.hpp, reuse.hpp, recycle.hpp)
 // reads only this struct, never a KernelModel, so a configuration may mix rules from several
-// releases; policy_for_model() just gives the combination a given release shipped with.
+// releases; policy_for_model() just gives the combination a given release shipped with, and
+// policy_from_config() the one a twtcp::Config asks for.
 #pragma once
 
 #include <cstdint>
-#include <string_view>
+
+#include "twtcp/config.hpp"
 
 namespace twtcp::timewait {
 
-// The Linux releases whose TIME_WAIT behaviour twtcp reproduces (SPEC.md §10). Ordered by
-// release, so `model >= KernelModel::kLinux4_19` reads as "4.19 or later".
-enum class KernelModel : std::uint8_t {
-  kLinux3_10,  // death-row wheel, tw_recycle available, no ACK rate limit
-  kLinux4_4,   // per-TW timers, tw_recycle (4.x passive check), 500 ms TW ACK rate limit
-  kLinux4_19,  // tw_recycle gone, tw_reuse=2 (loopback) default, RST under rfc1337 no re-arm
-  kLinux6_6,   // as 4.19 for TIME_WAIT; last model with the 24-day PAWS idle limit
-  kLinux6_18,  // 2147 s PAWS limit, PAWSTimewait, tw_reuse_delay (ms), FIN_WAIT2 never reused
-};
-
-inline constexpr KernelModel kAllKernelModels[] = {
-    KernelModel::kLinux3_10, KernelModel::kLinux4_4,  KernelModel::kLinux4_19,
-    KernelModel::kLinux6_6,  KernelModel::kLinux6_18,
-};
-
-// "3.10", "4.4", ...; "?" for a value outside the enum.
-[[nodiscard]] std::string_view model_name(KernelModel model) noexcept;
-
-// Which counter a PAWS-rejected segment in TIME_WAIT bumps (SPEC.md §3.3 delta D4).
-enum class PawsCounter : std::uint8_t {
-  kPAWSEstab,     // <= 6.14: shared with established sockets
-  kPAWSTimewait,  // >= 6.15: LINUX_MIB_PAWS_TW_REJECTED
-};
-
-// When tcp_tw_reuse may take a TIME_WAIT 4-tuple over (SPEC.md §4.1 ok_time).
-enum class ReuseTimeRule : std::uint8_t {
-  kSecGt1,   // 2.6 .. ~4.18: now_s - ts_recent_stamp_s > 1 (so 1-2 s after the last TS)
-  kSecGt0,   // ~4.19 .. 6.13: time_after32(now_s, ts_recent_stamp_s) (0-1 s)
-  kMsDelay,  // >= 6.14: time_after32(now_ms, entry_stamp_ms + tw_reuse_delay_ms)
-};
+// KernelModel, kAllKernelModels, PawsCounter (D4) and ReuseTimeRule (§4.1 ok_time) are the
+// twtcp:: enums of twtcp/config.hpp, so a Config's knobs map onto this struct one to one.
 
 struct TimeWaitPolicy {
   // --- lifetime (§2.3) -------------------------------------------------------------------
@@ -75,7 +49,7 @@ struct TimeWaitPolicy {
   // TCP_PAWS_WINDOW: replay tolerance of the per-host passive check (§5.2). TIME_WAIT itself
   // uses tcp_paws_reject(), which always checks with a window of 0.
   std::uint32_t paws_window = 1;
-  PawsCounter paws_counter = PawsCounter::kPAWSEstab;
+  PawsCounter paws_counter = PawsCounter::kPawsEstab;
 
   // --- tcp_tw_reuse (§4.1) ---------------------------------------------------------------
   // net.ipv4.tcp_tw_reuse: 0 off, 1 on, 2 loopback only (when reuse2_loopback_only).
@@ -105,11 +79,21 @@ struct TimeWaitPolicy {
   // net.ipv4.tcp_max_tw_buckets. Linux derives it from the ehash size (ehash_entries / 2,
   // 131072 on the reference machine); tcp_init() overwrote the NR_FILE*2 initializer in 3.x.
   std::uint32_t max_tw_buckets = 131072;
+
+  friend bool operator==(const TimeWaitPolicy&, const TimeWaitPolicy&) = default;
 };
 
-// The defaults of a given release (SPEC.md §1, §10). Sysctls keep their Linux defaults
-// (tcp_tw_reuse: 0 before 4.19, 2 after; tcp_tw_recycle: 0; tcp_rfc1337: 0). An out-of-range
-// model yields the newest defaults.
+// The defaults of a given release (SPEC.md §1, §10); the knobs lib/config derives from the
+// model come from twtcp::model_defaults(), so the two never disagree. Sysctls keep their Linux
+// defaults (tcp_tw_reuse: 0 before 4.19, 2 after; tcp_tw_recycle: 0; tcp_rfc1337: 0). An
+// out-of-range model yields the newest defaults.
 [[nodiscard]] TimeWaitPolicy policy_for_model(KernelModel model) noexcept;
+
+// The policy a stack built from `cfg` runs: policy_for_model(cfg.kernel_model) with every knob
+// the Config has taken from it (sysctls as set, model-derived knobs via cfg.effective(), so an
+// explicit knob wins over the model). What no key controls (TWKilled threshold, when TW is
+// counted, ECN clearing, the F6 entry-stamp refresh, whether tw_reuse=2 means loopback) stays
+// the model's. Meant for a Config that passed validate() (e.g. no tw_reuse=2 on a 3.10 model).
+[[nodiscard]] TimeWaitPolicy policy_from_config(const Config& cfg);
 
 }  // namespace twtcp::timewait

@@ -146,7 +146,7 @@ TwVerdict timewait_process(TwEntryState& tw, const TwSegment& seg, const TimeWai
   }
 
   if (paws_rejected) {  // counted for W5 and for a PAWS-failed RST (W7) alike [D4]
-    v.counters.add(policy.paws_counter == PawsCounter::kPAWSTimewait ? TwCounter::kPAWSTimewait
+    v.counters.add(policy.paws_counter == PawsCounter::kPawsTimewait ? TwCounter::kPAWSTimewait
                                                                      : TwCounter::kPAWSEstab);
   }
 

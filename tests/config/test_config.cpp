@@ -100,6 +100,7 @@ TEST(ConfigDefaults, EveryKeyHasDocAndIsFoundByName) {
                         "twtcp.kernel_model",
                         "twtcp.timer_tick_us",
                         "twtcp.timer_slots",
+                        "twtcp.timer_levels",
                         "twtcp.flow_table_capacity",
                         "twtcp.peer_table_size"}) {
     EXPECT_NE(find_key(required), nullptr) << required;
@@ -313,6 +314,44 @@ TEST(ConfigErrors, TableSizesMustBePowersOfTwo) {
   EXPECT_EQ(loaded("twtcp.timer_slots = 256").timer_slots, 256);
 }
 
+TEST(ConfigTimer, LevelsDefaultToTwoAndTakeOneToFour) {
+  EXPECT_EQ(Config{}.timer_levels, 2);
+  EXPECT_EQ(loaded("twtcp.timer_levels = 1").timer_levels, 1);
+  EXPECT_EQ(loaded("twtcp.timer_levels = 4\ntwtcp.timer_slots = 4096").timer_levels, 4);
+  EXPECT_EQ(load_error("twtcp.timer_levels = 5"),
+            "t.conf:1: twtcp.timer_levels = 5: out of range (allowed 1..4)");
+  EXPECT_EQ(load_error("twtcp.timer_levels = 0"),
+            "t.conf:1: twtcp.timer_levels = 0: out of range (allowed 1..4)");
+}
+
+TEST(ConfigTimer, SlotsTakeThePowersOfTwoTheWheelTakes) {
+  EXPECT_EQ(loaded("twtcp.timer_slots = 64").timer_slots, 64);
+  EXPECT_EQ(loaded("twtcp.timer_slots = 1048576").timer_slots, 1 << 20);
+  EXPECT_EQ(load_error("twtcp.timer_slots = 32"),
+            "t.conf:1: twtcp.timer_slots = 32: out of range (allowed 64..1048576, a power of two)");
+  EXPECT_FALSE(load_error("twtcp.timer_slots = 2097152").empty());
+}
+
+TEST(ConfigTimer, WheelSpanAbove2To48TicksIsACrossKeyError) {
+  Config c = loaded("twtcp.timer_slots = 65536\ntwtcp.timer_levels = 3\n");  // 2^48: fine
+  EXPECT_TRUE(validate(c).ok()) << validate(c).message();
+  ConfigLoader l;
+  ASSERT_TRUE(
+      l.load_string("twtcp.timer_slots = 1048576\ntwtcp.timer_levels = 3\n", "w.conf").ok());
+  auto r = l.finish();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.key(), "twtcp.timer_levels");
+  EXPECT_EQ(r.message(),
+            "w.conf:2: twtcp.timer_levels = 3: twtcp.timer_slots^timer_levels is 2^60 ticks, "
+            "above 2^48 (timer_slots is 1048576)");
+  Config base;
+  base.timer_levels = 4;  // not set by any source: the message names where the slots came from
+  ConfigLoader only_slots(base);
+  ASSERT_TRUE(only_slots.load_string("\ntwtcp.timer_slots = 8192\n", "s.conf").ok());
+  EXPECT_TRUE(only_slots.finish().message().starts_with("s.conf:2: twtcp.timer_levels = 4: "))
+      << only_slots.finish().message();
+}
+
 TEST(ConfigErrors, NonPrintableInputIsEscapedInMessages) {
   std::string text = "net.ipv4.tcp_fin_timeout = 1\x01\n";
   EXPECT_EQ(load_error(text),
@@ -455,6 +494,23 @@ TEST(ConfigLoaderTest, OrderOfSourcesDoesNotTripIntermediateStates) {
 }
 
 // ---------------------------------------------------------------- model-derived knobs
+
+TEST(ConfigModel, ModelNamesAndOutOfRangeValue) {
+  EXPECT_EQ(to_string(KernelModel::V3_10), "3.10");
+  EXPECT_EQ(to_string(KernelModel::V6_18), "6.18");
+  EXPECT_EQ(to_string(static_cast<KernelModel>(99)), "?");
+}
+
+TEST(ConfigModel, AllKernelModelsListsEveryModelOldestFirst) {
+  ASSERT_EQ(std::size(kAllKernelModels), 5u);
+  for (std::size_t i = 0; i < std::size(kAllKernelModels); ++i) {
+    EXPECT_EQ(static_cast<std::size_t>(kAllKernelModels[i]), i);
+    Config c;
+    ASSERT_TRUE(
+        apply_set(c, "twtcp.kernel_model = " + std::string(to_string(kAllKernelModels[i]))).ok());
+    EXPECT_EQ(c.kernel_model, kAllKernelModels[i]);
+  }
+}
 
 TEST(ConfigModel, Model310ResolvesToOldBehaviour) {
   Config c;

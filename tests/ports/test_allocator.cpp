@@ -67,8 +67,8 @@ struct Model {
 const Model kModels[] = {
     {"Linux3_10_Alg3NoParity", {PortSelect::kAlg3, false, 1}},
     {"Linux4_19_Alg3Parity", {PortSelect::kAlg3, true, 1}},
-    {"Linux6_x_Alg4Parity", {PortSelect::kAlg4, true, 1}},
-    {"Alg4NoParity", {PortSelect::kAlg4, false, 1}},
+    {"Linux6_x_Alg4Parity", {PortSelect::kAlg4Perturb, true, 1}},
+    {"Alg4NoParity", {PortSelect::kAlg4Perturb, false, 1}},
 };
 
 PortAllocator make_allocator(AllocatorOptions o, std::uint64_t seed, PortRange r = kTenPorts) {
@@ -193,9 +193,9 @@ TEST_P(EveryModel, AllTuplesInReusableTimeWaitAreReusedOneByOne) {  // R2: 10 pe
 
 TEST_P(EveryModel, ReservedPortsAreNeverAutoboundButExplicitBindMayUseThem) {  // R17
   PortAllocator a = make_allocator(options(), 6);
-  const PortListParse reserved = parse_reserved_ports("40003,40005-40007");
+  const PortListParse reserved = parse_port_list("40003,40005-40007");
   ASSERT_TRUE(reserved.ok());
-  a.set_reserved(reserved.ports);
+  a.set_reserved(reserved.ranges);
   FakeFlows flows;
   std::vector<std::uint16_t> ports = connect_until_exhausted(a, flows);
   std::sort(ports.begin(), ports.end());
@@ -304,7 +304,7 @@ TEST_P(EveryModel, RepeatedConnectsToOneDestinationDoNotAlwaysStartAtTheSamePort
 }
 
 TEST(PortAllocatorParity, EvenLowGivesFiveEvenPortsBeforeAnyOdd) {  // R19, E1a order
-  for (PortSelect alg : {PortSelect::kAlg3, PortSelect::kAlg4}) {
+  for (PortSelect alg : {PortSelect::kAlg3, PortSelect::kAlg4Perturb}) {
     for (std::uint64_t seed = 0; seed < 50; ++seed) {
       PortAllocator a = make_allocator({alg, true, 0}, seed);
       FakeFlows flows;
@@ -317,7 +317,7 @@ TEST(PortAllocatorParity, EvenLowGivesFiveEvenPortsBeforeAnyOdd) {  // R19, E1a 
 }
 
 TEST(PortAllocatorParity, OddLowGivesFiveOddPortsBeforeAnyEven) {  // R19, range 40001-40010
-  for (PortSelect alg : {PortSelect::kAlg3, PortSelect::kAlg4}) {
+  for (PortSelect alg : {PortSelect::kAlg3, PortSelect::kAlg4Perturb}) {
     for (std::uint64_t seed = 0; seed < 50; ++seed) {
       PortAllocator a = make_allocator({alg, true, 0}, seed, PortRange{40001, 40010});
       FakeFlows flows;
@@ -330,7 +330,7 @@ TEST(PortAllocatorParity, OddLowGivesFiveOddPortsBeforeAnyEven) {  // R19, range
 }
 
 TEST(PortAllocatorParity, OtherParityIsUsedWhenEveryLowParityTupleIsBusy) {
-  PortAllocator a = make_allocator({PortSelect::kAlg4, true, 0}, 21);
+  PortAllocator a = make_allocator({PortSelect::kAlg4Perturb, true, 0}, 21);
   FakeFlows flows;
   for (std::uint16_t p = 40000; p <= 40009; p += 2) flows.set(p, TupleState::kBusy);
   const PortResult r = a.pick_ephemeral(kLocal, kRemote, kDport, flows.probe());
@@ -354,7 +354,8 @@ TEST(PortAllocatorParity, OddSizedRangeCanMissOneLowParityPortLikeLinux) {
   // Range 40000-40008 (9 ports) rounds to 8 per pass: 40000 is reachable only when the scan
   // starts at offset 0, so some calls fail while it is free (port_parity_results.txt shows
   // Linux handing it out sixth, after an odd port).
-  PortAllocator a = make_allocator({PortSelect::kAlg4, true, 0}, 22, PortRange{40000, 40008});
+  PortAllocator a =
+      make_allocator({PortSelect::kAlg4Perturb, true, 0}, 22, PortRange{40000, 40008});
   FakeFlows flows;
   int found = 0;
   int missed = 0;
@@ -373,7 +374,7 @@ TEST(PortAllocatorParity, OddSizedRangeCanMissOneLowParityPortLikeLinux) {
   EXPECT_GT(missed, 0);
 
   PortAllocator no_split =
-      make_allocator({PortSelect::kAlg4, false, 0}, 22, PortRange{40000, 40008});
+      make_allocator({PortSelect::kAlg4Perturb, false, 0}, 22, PortRange{40000, 40008});
   for (std::uint16_t rport = 1; rport <= 200; ++rport)
     EXPECT_TRUE(no_split.pick_ephemeral(kLocal, kRemote, rport, flows.probe()).ok());
 }
@@ -381,7 +382,7 @@ TEST(PortAllocatorParity, OddSizedRangeCanMissOneLowParityPortLikeLinux) {
 TEST(PortAllocatorSocketRange, PerCallRangeHasNoParityPreference) {  // R19, 6.3 semantics
   bool odd_first = false;
   for (std::uint64_t seed = 0; seed < 50; ++seed) {
-    PortAllocator a = make_allocator({PortSelect::kAlg4, true, 0}, seed);
+    PortAllocator a = make_allocator({PortSelect::kAlg4Perturb, true, 0}, seed);
     FakeFlows flows;
     const std::vector<std::uint16_t> ports =
         connect_until_exhausted(a, flows, kRemote, kDport, kTenPorts);
@@ -405,7 +406,7 @@ TEST(PortAllocatorSocketRange, NarrowsTheSystemRangeOnlyWithBoundsInsideIt) {
       {{40007, 40003}, {40007, 40009}},  // high checked against the narrowed low, as Linux
   };
   for (const Case& c : cases) {
-    PortAllocator a = make_allocator({PortSelect::kAlg4, true, 0}, 30);
+    PortAllocator a = make_allocator({PortSelect::kAlg4Perturb, true, 0}, 30);
     FakeFlows flows;
     std::vector<std::uint16_t> ports = connect_until_exhausted(a, flows, kRemote, kDport, c.socket);
     std::sort(ports.begin(), ports.end());
@@ -431,6 +432,60 @@ TEST(PortAllocatorRange, LowAboveHighIsRejectedAndTheOldRangeKept) {
   EXPECT_EQ(a.set_range({40000, 40000}), RangeError::kOk);
   EXPECT_STRNE(reason(RangeError::kLowAboveHigh), "");
   EXPECT_STRNE(reason(RangeError::kLowIsZero), "");
+}
+
+TEST(PortAllocatorFromConfig, OptionsFollowTheKernelModelAsTheModelTableSays) {
+  // The kModels rows above are what allocator_options_from_config() must give per release.
+  const std::pair<KernelModel, AllocatorOptions> want[] = {
+      {KernelModel::V3_10, kModels[0].options}, {KernelModel::V4_4, kModels[0].options},
+      {KernelModel::V4_19, kModels[1].options}, {KernelModel::V6_6, kModels[2].options},
+      {KernelModel::V6_18, kModels[2].options},
+  };
+  for (const auto& [model, o] : want) {
+    Config cfg;
+    cfg.kernel_model = model;
+    cfg.random_seed = 1;
+    const AllocatorOptions got = allocator_options_from_config(cfg);
+    EXPECT_EQ(got.algorithm, o.algorithm) << to_string(model);
+    EXPECT_EQ(got.parity_split, o.parity_split) << to_string(model);
+    EXPECT_EQ(got.seed, 1U) << to_string(model);
+  }
+}
+
+TEST(PortAllocatorFromConfig, ExplicitKnobsWinOverTheModel) {
+  Config cfg;
+  ASSERT_TRUE(apply_set(cfg, "twtcp.port_select = alg3").ok());
+  ASSERT_TRUE(apply_set(cfg, "twtcp.parity_split = 0").ok());
+  ASSERT_TRUE(apply_set(cfg, "twtcp.random_seed = 77").ok());
+  const AllocatorOptions o = allocator_options_from_config(cfg);
+  EXPECT_EQ(o.algorithm, PortSelect::kAlg3);
+  EXPECT_FALSE(o.parity_split);
+  EXPECT_EQ(o.seed, 77U);
+}
+
+TEST(PortAllocatorFromConfig, ApplyConfigSetsRangeAndReservedPorts) {
+  Config cfg;
+  ASSERT_TRUE(apply_set(cfg, "net.ipv4.ip_local_port_range = 40000 40009").ok());
+  ASSERT_TRUE(apply_set(cfg, "net.ipv4.ip_local_reserved_ports = 40003,40005-40007,9000").ok());
+  PortAllocator a(allocator_options_from_config(cfg));
+  ASSERT_EQ(apply_config(a, cfg), RangeError::kOk);
+  EXPECT_EQ(a.range(), kTenPorts);
+  EXPECT_EQ(a.reserved(), PortSet::from_ranges(cfg.ip_local_reserved_ports));
+  EXPECT_EQ(a.reserved().size(), 5U);
+  FakeFlows flows;
+  std::vector<std::uint16_t> ports = connect_until_exhausted(a, flows);
+  std::sort(ports.begin(), ports.end());
+  EXPECT_EQ(ports, (std::vector<std::uint16_t>{40000, 40001, 40002, 40004, 40008, 40009}));
+}
+
+TEST(PortAllocatorFromConfig, DefaultConfigGivesTheDefaultAllocator) {
+  const Config cfg;
+  PortAllocator a(allocator_options_from_config(cfg));
+  ASSERT_EQ(apply_config(a, cfg), RangeError::kOk);
+  EXPECT_EQ(a.range(), PortAllocator().range());
+  EXPECT_TRUE(a.reserved().empty());
+  EXPECT_EQ(a.options().algorithm, AllocatorOptions{}.algorithm);
+  EXPECT_EQ(a.options().parity_split, AllocatorOptions{}.parity_split);
 }
 
 TEST(PortAllocatorExplicit, BoundSocketAsksTheProbeOnceWithExplicitFlag) {  // R15

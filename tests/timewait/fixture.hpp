@@ -10,12 +10,12 @@
 
 #include "timewait/timewait.hpp"
 
-namespace twtcp::timewait {
+namespace twtcp {
 // gtest prints parameters with this (found by ADL) instead of raw bytes.
 inline void PrintTo(KernelModel m, std::ostream* os) {
-  *os << "Linux " << model_name(m);
+  *os << "Linux " << to_string(m);
 }
-}  // namespace twtcp::timewait
+}  // namespace twtcp
 
 namespace twtcp::timewait::test {
 
@@ -90,7 +90,7 @@ inline TwSegment syn_at(std::uint32_t seq) {
 }
 
 inline std::string model_param_name(const ::testing::TestParamInfo<KernelModel>& info) {
-  std::string name = "Linux" + std::string(model_name(info.param));
+  std::string name = "Linux" + std::string(to_string(info.param));
   for (char& c : name) {
     if (c == '.') c = '_';
   }

@@ -32,7 +32,7 @@ class TimeWaitEnter : public ModelTest {
   void expect_counted(const TwEnterResult& r, TwCounter c) const {
     EXPECT_EQ(r.expiry_counter, c);
     TwCounters want;
-    if (model() != KernelModel::kLinux3_10) want.add(c);
+    if (model() != KernelModel::V3_10) want.add(c);
     EXPECT_EQ(r.counters, want);
   }
 };
@@ -41,7 +41,7 @@ INSTANTIATE_TEST_SUITE_P(AllModels, TimeWaitEnter, ::testing::ValuesIn(kAllKerne
 
 class TimeWaitEnterRecycle : public TimeWaitEnter {};
 INSTANTIATE_TEST_SUITE_P(RecycleModels, TimeWaitEnterRecycle,
-                         ::testing::Values(KernelModel::kLinux3_10, KernelModel::kLinux4_4),
+                         ::testing::Values(KernelModel::V3_10, KernelModel::V4_4),
                          model_param_name);
 
 TEST_P(TimeWaitEnter, T1_ActiveCloseEntersTimeWaitFor60sAndCountsTW) {
@@ -109,7 +109,7 @@ TEST_P(TimeWaitEnter, T6_FinTimeout120sKeepsFullSocket60sThenFinWait2Tw60s) {
 
 TEST_P(TimeWaitEnter, TwKilledThresholdByModel) {
   // >= 4.1: timeo <= 4*HZ. 3.x: the 32 x 128 ms recycle calendar (HZ=1000) ends at 3.968 s.
-  const std::uint64_t threshold = model() == KernelModel::kLinux3_10 ? 3968 * kMs : 4 * kSec;
+  const std::uint64_t threshold = model() == KernelModel::V3_10 ? 3968 * kMs : 4 * kSec;
   EXPECT_EQ(tw_expiry_counter(threshold, policy()), TwCounter::kTWKilled);
   EXPECT_EQ(tw_expiry_counter(threshold + 1, policy()), TwCounter::kTW);
   // A 3.x FIN_WAIT2 TW re-armed to 60 s by F6 expires from the wheel: TW, not TWKilled.

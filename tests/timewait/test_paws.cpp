@@ -39,7 +39,7 @@ TEST_P(Paws, A5_InTimeWaitAnOldTsExactRstKillsOnlyAfter60s) {
 
 // The idle limit: 24 days up to 6.6, 2147 s from 6.7.
 TEST_P(Paws, A7_TsRecentOlderThanWrapLimitIsNotTrusted) {
-  const std::uint32_t wrap = model() >= KernelModel::kLinux6_18 ? 2147u : 24u * 24 * 3600;
+  const std::uint32_t wrap = model() >= KernelModel::V6_18 ? 2147u : 24u * 24 * 3600;
   EXPECT_EQ(policy().paws_wrap_s, wrap);
   EXPECT_FALSE(paws_check(1000, kStamp, 900, 0, std::uint64_t{kStamp + wrap - 1} * kSec, policy()));
   EXPECT_TRUE(paws_check(1000, kStamp, 900, 0, std::uint64_t{kStamp + wrap} * kSec, policy()));

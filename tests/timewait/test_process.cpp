@@ -24,7 +24,7 @@ void expect_rearm_60s(const TwVerdict& v) {
 }
 
 TwCounter paws_counter_of(KernelModel m) {
-  return m >= KernelModel::kLinux6_18 ? TwCounter::kPAWSTimewait : TwCounter::kPAWSEstab;
+  return m >= KernelModel::V6_18 ? TwCounter::kPAWSTimewait : TwCounter::kPAWSEstab;
 }
 
 // --- TIME_WAIT substate ------------------------------------------------------------------
@@ -47,7 +47,7 @@ TEST_P(TimeWaitProcess, P2_ExactRstWithRfc1337KeepsTwAndRearmsOnlyBefore4_19) {
   const TwVerdict v = timewait_process(tw, rst_at(kRcvNxt), p, kNow);
   EXPECT_EQ(v.action, TwAction::kDrop);
   EXPECT_EQ(v.rule, TwRule::kW2);
-  const bool old_kernel = model() <= KernelModel::kLinux4_4;
+  const bool old_kernel = model() <= KernelModel::V4_4;
   EXPECT_EQ(v.rearm, old_kernel);
   if (old_kernel) {
     EXPECT_EQ(v.rearm_us, k60s);
@@ -85,7 +85,7 @@ TEST_P(TimeWaitProcess, P4_OldDuplicateAckIsAnsweredWithTwAckAndRearms) {
   EXPECT_EQ(v.action, TwAction::kSendAck);
   EXPECT_EQ(v.rule, TwRule::kW6);
   expect_rearm_60s(v);
-  EXPECT_EQ(v.ack_clears_ecn, model() >= KernelModel::kLinux6_18);
+  EXPECT_EQ(v.ack_clears_ecn, model() >= KernelModel::V6_18);
   const TwAck a = ack_reply(tw, kNow);
   EXPECT_EQ(a.seq, kSndNxt);
   EXPECT_EQ(a.ack, kRcvNxt);
@@ -150,7 +150,7 @@ TEST_P(TimeWaitProcess, P9_SecondPureAckWithin500msIsSkippedFrom4_0) {
   s.seq = kRcvNxt - 1000;
   EXPECT_EQ(timewait_process(tw, s, policy(), kNow).action, TwAction::kSendAck);
   const TwVerdict second = timewait_process(tw, s, policy(), kNow + 499 * kMs);
-  if (model() == KernelModel::kLinux3_10) {
+  if (model() == KernelModel::V3_10) {
     EXPECT_EQ(second.action, TwAction::kSendAck);
     EXPECT_TRUE(second.counters.empty());
   } else {
@@ -178,7 +178,7 @@ TEST_P(TimeWaitProcess, P9_PawsRejectedAckIsRateLimitedToo) {
   ASSERT_EQ(timewait_process(tw, s, policy(), kNow).action, TwAction::kSendAck);
   const TwVerdict v = timewait_process(tw, s, policy(), kNow + 10 * kMs);
   EXPECT_TRUE(v.counters.has(paws_counter_of(model())));
-  if (model() != KernelModel::kLinux3_10) {
+  if (model() != KernelModel::V3_10) {
     EXPECT_EQ(v.action, TwAction::kDrop);
     EXPECT_TRUE(v.counters.has(TwCounter::kTCPACKSkippedTimeWait));
   }
@@ -373,7 +373,7 @@ TEST_P(TimeWaitProcess, P18_FinWait2BareFinBecomesTimeWaitAckedAndRearmed) {
   EXPECT_EQ(tw.ts_recent, kTsRecent + 20);
   EXPECT_EQ(tw.ts_recent_stamp_s, secs32(now));
   // D5: >= 6.14 restarts the reuse-delay clock.
-  EXPECT_EQ(tw.entry_stamp_ms, model() >= KernelModel::kLinux6_18 ? ms32(now) : ms32(kT0));
+  EXPECT_EQ(tw.entry_stamp_ms, model() >= KernelModel::V6_18 ? ms32(now) : ms32(kT0));
   EXPECT_EQ(ack_reply(tw, now).ack, kRcvNxt + 1);
 }
 
@@ -442,7 +442,7 @@ TEST_P(TimeWaitProcess, P22_FinWait2OutOfWindowIsAckedAndRateLimited) {
   expect_no_timer_change(first);
   const TwVerdict second = timewait_process(tw, s, policy(), kNow + 100 * kMs);
   EXPECT_EQ(second.rule, TwRule::kF1);
-  if (model() == KernelModel::kLinux3_10) {
+  if (model() == KernelModel::V3_10) {
     EXPECT_EQ(second.action, TwAction::kSendAck);
   } else {
     EXPECT_EQ(second.action, TwAction::kDrop);
@@ -493,7 +493,7 @@ TEST_P(TimeWaitProcess, P23_IcmpErrorsAreIgnored) {
 
 class TimeWaitProcessRecycle : public ModelTest {};
 INSTANTIATE_TEST_SUITE_P(RecycleModels, TimeWaitProcessRecycle,
-                         ::testing::Values(KernelModel::kLinux3_10, KernelModel::kLinux4_4),
+                         ::testing::Values(KernelModel::V3_10, KernelModel::V4_4),
                          model_param_name);
 
 TEST_P(TimeWaitProcessRecycle, F6_WithRecycleAsksCallerToRememberStampAndUseTwTimeout) {

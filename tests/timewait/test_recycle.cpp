@@ -23,7 +23,7 @@ class Recycle : public ModelTest {
   }
 };
 INSTANTIATE_TEST_SUITE_P(RecycleModels, Recycle,
-                         ::testing::Values(KernelModel::kLinux3_10, KernelModel::kLinux4_4),
+                         ::testing::Values(KernelModel::V3_10, KernelModel::V4_4),
                          model_param_name);
 
 class RecycleAllModels : public Recycle {};
@@ -48,7 +48,7 @@ TEST_P(Recycle, C3_EntryOlderThanPawsMslIsIgnored) {
 
 TEST_P(Recycle, C4_SynWithoutTimestampDroppedOn4xAcceptedOn3x) {
   const RecycleSynVerdict want =
-      model() == KernelModel::kLinux3_10 ? RecycleSynVerdict::kAccept : RecycleSynVerdict::kDrop;
+      model() == KernelModel::V3_10 ? RecycleSynVerdict::kAccept : RecycleSynVerdict::kDrop;
   EXPECT_EQ(syn(0, kT0 + 10 * kSec, false), want);
 }
 

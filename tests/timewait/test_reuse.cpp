@@ -27,15 +27,15 @@ INSTANTIATE_TEST_SUITE_P(AllModels, TwReuse, ::testing::ValuesIn(kAllKernelModel
                          model_param_name);
 
 class TwReuseMsDelay : public TwReuse {};
-INSTANTIATE_TEST_SUITE_P(MsDelayModels, TwReuseMsDelay, ::testing::Values(KernelModel::kLinux6_18),
+INSTANTIATE_TEST_SUITE_P(MsDelayModels, TwReuseMsDelay, ::testing::Values(KernelModel::V6_18),
                          model_param_name);
 class TwReuseSecGt0 : public TwReuse {};
 INSTANTIATE_TEST_SUITE_P(SecGt0Models, TwReuseSecGt0,
-                         ::testing::Values(KernelModel::kLinux4_19, KernelModel::kLinux6_6),
+                         ::testing::Values(KernelModel::V4_19, KernelModel::V6_6),
                          model_param_name);
 class TwReuseSecGt1 : public TwReuse {};
 INSTANTIATE_TEST_SUITE_P(SecGt1Models, TwReuseSecGt1,
-                         ::testing::Values(KernelModel::kLinux3_10, KernelModel::kLinux4_4),
+                         ::testing::Values(KernelModel::V3_10, KernelModel::V4_4),
                          model_param_name);
 
 TEST_P(TwReuseMsDelay, R10_ReusableStrictlyAfterEntryPlusDelay) {
@@ -77,7 +77,7 @@ TEST_P(TwReuseSecGt1, R12_ReusableTwoSecondTicksLater) {
 // kernels only look at the timestamps.
 TEST_P(TwReuse, R13_FinWait2SubstateIsNotReusedFrom6_12) {
   TwEntryState tw = tw_fin_wait2();
-  const bool want = model() < KernelModel::kLinux6_18;
+  const bool want = model() < KernelModel::V6_18;
   EXPECT_EQ(tw_reuse_allowed(tw, reuse_on(), kT0 + 30 * kSec, false), want);
 }
 
@@ -120,7 +120,7 @@ TEST_P(TwReuse, R3_R4_R6_Reuse2IsLoopbackOnlyFrom4_19) {
   TwEntryState other = tw_time_wait();  // 198.18.200.1 even if routed over lo (R4)
   const std::uint64_t later = kT0 + 30 * kSec;
   EXPECT_TRUE(tw_reuse_allowed(lo, p, later, false));
-  EXPECT_EQ(tw_reuse_allowed(other, p, later, false), model() < KernelModel::kLinux4_19);
+  EXPECT_EQ(tw_reuse_allowed(other, p, later, false), model() < KernelModel::V4_19);
   // R5: tw_reuse=1 does not care.
   EXPECT_TRUE(tw_reuse_allowed(other, reuse_on(), later, false));
 }
@@ -133,10 +133,10 @@ TEST(TwReuseLoopback, Ipv4LoopbackIs127Slash8) {
 }
 
 TEST(TwReuseDefaults, DefaultReuseIs0Before4_19And2After) {
-  EXPECT_EQ(policy_for_model(KernelModel::kLinux3_10).tw_reuse, 0);
-  EXPECT_EQ(policy_for_model(KernelModel::kLinux4_4).tw_reuse, 0);
-  EXPECT_EQ(policy_for_model(KernelModel::kLinux4_19).tw_reuse, 2);
-  EXPECT_EQ(policy_for_model(KernelModel::kLinux6_18).tw_reuse, 2);
+  EXPECT_EQ(policy_for_model(KernelModel::V3_10).tw_reuse, 0);
+  EXPECT_EQ(policy_for_model(KernelModel::V4_4).tw_reuse, 0);
+  EXPECT_EQ(policy_for_model(KernelModel::V4_19).tw_reuse, 2);
+  EXPECT_EQ(policy_for_model(KernelModel::V6_18).tw_reuse, 2);
 }
 
 }  // namespace
