@@ -49,13 +49,30 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
+# count DIR: adds DIR's last `meson test` results to the totals printed at the end.
+passed=0 failed=0
+count() {
+  local p f
+  read -r p f < <(python3 -c '
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line).get("result")
+    if r in ("OK", "EXPECTEDFAIL"): ok += 1
+    elif r != "SKIP": bad += 1
+print(ok, bad)' "$1/meson-logs/testlog.json")
+  passed=$((passed + p)) failed=$((failed + f))
+}
+
 log "stage 1: build/ (unit tests, benchmark smoke run)"
 setup build
 ninja -C build
 meson test -C build --suite unit --suite bench-smoke --print-errorlogs
+count build
 
 if [ "${TWTCP_QUICK:-0}" = 1 ]; then
   log "TWTCP_QUICK=1: sanitizer and fuzz stages skipped"
+  echo "twtcp: $passed passed, $failed failed"
   exit 0
 fi
 
@@ -63,15 +80,20 @@ log "stage 2: build-asan/ (AddressSanitizer + UBSan, unit tests)"
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
 ninja -C build-asan
 meson test -C build-asan --suite unit --print-errorlogs --timeout-multiplier 3
+count build-asan
 
 log "stage 3: build-tsan/ (ThreadSanitizer, stress tests)"
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=false
 ninja -C build-tsan
 meson test -C build-tsan --suite stress --print-errorlogs --timeout-multiplier 3
+count build-tsan
 
 log "stage 4: build-fuzz/ (libFuzzer, ${TWTCP_FUZZ_SECONDS:-20} s per target)"
 CXX=clang++ CC=clang setup build-fuzz -Dfuzz=true -Dbenchmarks=false -Dtests=false
 ninja -C build-fuzz
 TWTCP_FUZZ_SECONDS=${TWTCP_FUZZ_SECONDS:-20} meson test -C build-fuzz --suite fuzz --print-errorlogs
+count build-fuzz
+grep -hE 'stat::(number_of_executed_units|average_exec_per_sec)' build-fuzz/meson-logs/testlog.txt || true
 
 log "all stages passed"
+echo "twtcp: $passed passed, $failed failed"
