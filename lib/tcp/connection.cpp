@@ -1,0 +1,943 @@
+// lib/tcp/connection.cpp: see connection.hpp. Section numbers refer to RFC 9293 §3.10.7.
+#include "tcp/connection.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "timewait/paws.hpp"
+#include "timewait/types.hpp"
+#include "wire/seq.hpp"
+#include "wire/tcp.hpp"
+
+namespace twtcp::tcp {
+
+using wire::seq_after;
+using wire::seq_after_eq;
+using wire::seq_before;
+using wire::seq_before_eq;
+
+namespace {
+constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint8_t kMaxWscale = 14;
+constexpr std::uint32_t kTsOptLen = 12;  // NOP NOP TS(10): what each data segment loses
+
+std::uint32_t ts_now(std::uint64_t now_us, std::uint32_t offset) noexcept {
+  return timewait::ts_clock_ms(now_us) + offset;
+}
+}  // namespace
+
+std::string_view to_string(State s) noexcept {
+  switch (s) {
+    case State::kClosed:
+      return "CLOSED";
+    case State::kSynSent:
+      return "SYN-SENT";
+    case State::kSynReceived:
+      return "SYN-RECEIVED";
+    case State::kEstablished:
+      return "ESTABLISHED";
+    case State::kFinWait1:
+      return "FIN-WAIT-1";
+    case State::kFinWait2:
+      return "FIN-WAIT-2";
+    case State::kCloseWait:
+      return "CLOSE-WAIT";
+    case State::kClosing:
+      return "CLOSING";
+    case State::kLastAck:
+      return "LAST-ACK";
+    case State::kTimeWait:
+      return "TIME-WAIT";
+  }
+  return "?";
+}
+
+std::string_view to_string(CloseReason r) noexcept {
+  switch (r) {
+    case CloseReason::kNone:
+      return "none";
+    case CloseReason::kNormal:
+      return "normal";
+    case CloseReason::kPeerReset:
+      return "reset by peer";
+    case CloseReason::kRefused:
+      return "connection refused";
+    case CloseReason::kTimeout:
+      return "timed out";
+    case CloseReason::kLocalReset:
+      return "reset locally";
+  }
+  return "?";
+}
+
+Segment from_view(const wire::SegmentView& v) noexcept {
+  Segment s;
+  s.seq = v.seq;
+  s.ack = v.ack;
+  s.flags = v.flags;
+  s.window = v.window;
+  s.opts.mss = v.options.mss;
+  s.opts.wscale = v.options.wscale;
+  s.opts.sack_ok = v.options.sack_permitted;
+  if (v.options.ts) {
+    s.opts.has_ts = true;
+    s.opts.tsval = v.options.ts->tsval;
+    s.opts.tsecr = v.options.ts->tsecr;
+  }
+  s.payload = v.payload;
+  return s;
+}
+
+Params params_from_config(const Config& cfg) {
+  Params p;
+  p.rto_min_us = std::uint64_t(cfg.rto_min_ms) * 1000;
+  p.rto_max_us = std::uint64_t(cfg.rto_max_ms) * 1000;
+  p.rto_initial_us = std::uint64_t(cfg.rto_initial_ms) * 1000;
+  p.delayed_ack_us = std::uint64_t(cfg.delayed_ack_ms) * 1000;
+  p.invalid_ratelimit_us = std::uint64_t(cfg.tcp_invalid_ratelimit) * 1000;
+  p.mss = static_cast<std::uint16_t>(cfg.mss);
+  p.syn_retries = cfg.tcp_syn_retries;
+  p.synack_retries = cfg.tcp_synack_retries;
+  p.retries2 = cfg.tcp_retries2;
+  p.orphan_retries = cfg.tcp_orphan_retries;
+  p.timestamps = cfg.tcp_timestamps;
+  p.window_scaling = cfg.tcp_window_scaling;
+  p.sack = cfg.tcp_sack;
+  p.rcvbuf = static_cast<std::uint32_t>(cfg.tcp_rmem.def);
+  p.sndbuf = static_cast<std::uint32_t>(cfg.tcp_wmem.def);
+  p.fin_timeout_us = std::uint64_t(cfg.tcp_fin_timeout) * 1'000'000;
+  p.paws = timewait::policy_from_config(cfg);
+  return p;
+}
+
+Connection::Connection(const Params& params, Counters& counters, OutQueue& out,
+                       std::uint32_t sndbuf, std::uint32_t rcvbuf)
+    : p_(&params),
+      ctr_(&counters),
+      out_(&out),
+      sndbuf_(sndbuf ? sndbuf : std::max<std::uint32_t>(params.sndbuf, 1)),
+      rcvbuf_(rcvbuf ? rcvbuf : std::max<std::uint32_t>(params.rcvbuf, 1)) {
+  base_rto_us_ = p_->rto_initial_us;
+  // Smallest shift that lets the whole receive buffer be advertised (tcp_select_initial_window).
+  if (p_->window_scaling) {
+    std::uint8_t ws = 0;
+    while (ws < kMaxWscale && (rcvbuf_.capacity() >> ws) > 65535) ++ws;
+    tcb_.rcv_wscale = ws;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// State bookkeeping
+
+bool Connection::synchronized() const noexcept {
+  return state_ != State::kClosed && state_ != State::kSynSent && state_ != State::kTimeWait;
+}
+
+void Connection::set_state(State s) noexcept {
+  // tcp_set_state(): leaving ESTABLISHED/CLOSE_WAIT straight for CLOSED is a reset.
+  if (s == State::kClosed && (state_ == State::kEstablished || state_ == State::kCloseWait)) {
+    ++ctr_->EstabResets;
+  }
+  if (s == State::kEstablished && state_ == State::kSynReceived && passive_) ++ctr_->PassiveOpens;
+  state_ = s;
+}
+
+void Connection::to_closed(CloseReason why, bool count_attempt) noexcept {
+  // tcp_done(): an open attempt that dies counts as AttemptFails.
+  if (count_attempt && (state_ == State::kSynSent || state_ == State::kSynReceived)) {
+    ++ctr_->AttemptFails;
+  }
+  set_state(State::kClosed);
+  close_reason_ = why;
+  events_ |= event::kClosed;
+  rto_deadline_ = delack_deadline_ = 0;
+}
+
+void Connection::enter_timewait(timewait::TwSubstate sub, std::uint64_t now_us) noexcept {
+  (void)now_us;
+  auto& c = tw_request_.conn;
+  c.rcv_nxt = tcb_.rcv_nxt;
+  c.snd_nxt = tcb_.snd_max;
+  c.rcv_wnd = tcb_.rcv_adv - tcb_.rcv_nxt;
+  c.ts_recent = tcb_.ts_ok ? tcb_.ts_recent : 0;
+  c.ts_recent_stamp_s = tcb_.ts_ok ? std::max<std::uint32_t>(tcb_.ts_recent_stamp_s, 1) : 0;
+  c.ts_offset = tcb_.ts_offset;
+  c.rcv_wscale = tcb_.wscale_ok ? tcb_.rcv_wscale : 0;
+  tw_request_.state = sub;
+  tw_request_.rto_us = rto_us();
+  tw_request_.timeo_us = sub == timewait::TwSubstate::kFinWait2 ? p_->fin_timeout_us : 0;
+  state_ = State::kTimeWait;
+  events_ |= event::kTimeWait;
+  rto_deadline_ = delack_deadline_ = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening
+
+void Connection::negotiate(const SegOptions& o, bool we_offered) noexcept {
+  tcb_.peer_mss = o.mss ? std::max<std::uint16_t>(*o.mss, 88) : 536;
+  tcb_.wscale_ok = we_offered && p_->window_scaling && o.wscale.has_value();
+  if (tcb_.wscale_ok) {
+    tcb_.snd_wscale = std::min<std::uint8_t>(*o.wscale, kMaxWscale);
+  } else {
+    tcb_.snd_wscale = 0;
+    tcb_.rcv_wscale = 0;
+  }
+  tcb_.sack_ok = we_offered && p_->sack && o.sack_ok;
+  tcb_.ts_ok = we_offered && p_->timestamps != 0 && o.has_ts;
+  std::uint32_t mss = std::min<std::uint32_t>(p_->mss, tcb_.peer_mss);
+  if (tcb_.ts_ok) mss -= kTsOptLen;
+  eff_mss_ = static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 64));
+  cwnd_ = 10u * eff_mss_;  // RFC 6928 initial window
+}
+
+void Connection::connect(std::uint32_t iss, std::uint32_t ts_offset, std::uint64_t now_us) {
+  if (state_ != State::kClosed) return;
+  tcb_.iss = iss;
+  tcb_.snd_una = iss;
+  tcb_.snd_nxt = tcb_.snd_max = iss + 1;
+  tcb_.ts_offset = ts_offset;
+  sndbuf_seq_ = iss + 1;
+  passive_ = false;
+  state_ = State::kSynSent;
+  ++ctr_->ActiveOpens;
+  send_syn(now_us);
+  arm_rto(now_us);
+}
+
+bool Connection::accept_syn(const Segment& syn, std::uint32_t iss, std::uint32_t ts_offset,
+                            std::uint64_t now_us) {
+  if (state_ != State::kClosed || !syn.has(flags::kSyn) || syn.has(flags::kAck | flags::kRst)) {
+    return false;
+  }
+  ++ctr_->InSegs;
+  passive_ = true;
+  tcb_.iss = iss;
+  tcb_.snd_una = iss;
+  tcb_.snd_nxt = tcb_.snd_max = iss + 1;
+  tcb_.ts_offset = ts_offset;
+  sndbuf_seq_ = iss + 1;
+  tcb_.irs = syn.seq;
+  tcb_.rcv_nxt = tcb_.rcv_wup = syn.seq + 1;
+  tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(rcvbuf_.free(), 65535);
+  negotiate(syn.opts, true);
+  if (tcb_.ts_ok) {
+    tcb_.ts_recent = syn.opts.tsval;
+    tcb_.ts_recent_stamp_s = timewait::stamp_s(now_us);
+  }
+  // The SYN's window is never scaled (RFC 7323 §2.2).
+  tcb_.snd_wnd = syn.window;
+  tcb_.snd_wl1 = syn.seq;
+  tcb_.snd_wl2 = iss;
+  max_wnd_ = tcb_.snd_wnd;
+  state_ = State::kSynReceived;
+  send_syn(now_us);
+  arm_rto(now_us);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+void Connection::on_segment(const Segment& seg, std::uint64_t now_us) {
+  ++ctr_->InSegs;
+  switch (state_) {
+    case State::kTimeWait:
+      return;  // the stack routes TIME_WAIT segments to lib/timewait
+    case State::kClosed:
+      if (!seg.has(flags::kRst)) send_rst_reply(seg);
+      return;
+    case State::kSynSent:
+      syn_sent_input(seg, now_us);
+      return;
+    default:
+      break;
+  }
+  // §6.1 PAWS (tcp_validate_incoming), before the sequence check.
+  if (!paws_ok(seg, now_us)) return;
+
+  // RFC 5961 §3: RST.
+  if (seg.has(flags::kRst)) {
+    const bool exact =
+        seg.seq == tcb_.rcv_nxt ||
+        (seg.seq == tcb_.rcv_nxt - 1 &&
+         (state_ == State::kCloseWait || state_ == State::kLastAck || state_ == State::kClosing));
+    if (exact) {
+      to_closed(state_ == State::kSynReceived && !passive_ ? CloseReason::kRefused
+                                                           : CloseReason::kPeerReset);
+    } else if (seq_acceptable(seg.seq, 0)) {
+      challenge_ack(now_us);
+    }
+    return;
+  }
+
+  bool ack_now = false;
+  if (state_ == State::kSynReceived && seg.has(flags::kSyn) && seg.seq == tcb_.irs) {
+    if (!seg.has(flags::kAck)) {
+      // A retransmitted SYN: our SYN-ACK was lost, send it again.
+      send_syn(now_us);
+      return;
+    }
+    // Simultaneous open: the peer's SYN-ACK. Its SYN is the one we already have; take the
+    // rest as a plain ACK (any data on it is dropped and will be retransmitted).
+    Segment plain = seg;
+    plain.flags = static_cast<std::uint8_t>(seg.flags & ~(flags::kSyn | flags::kFin));
+    plain.seq = seg.seq + 1;
+    plain.payload = {};
+    return synchronized_input(plain, now_us, true);
+  }
+
+  // RFC 5961 §4: SYN in a synchronized state, in window or not (Linux syn_challenge).
+  if (seg.has(flags::kSyn)) {
+    ++ctr_->TCPSYNChallenge;
+    challenge_ack(now_us);
+    return;
+  }
+  synchronized_input(seg, now_us, ack_now);
+}
+
+void Connection::synchronized_input(const Segment& seg, std::uint64_t now_us, bool ack_now) {
+  const std::uint32_t len = static_cast<std::uint32_t>(seg.payload.size());
+  // §3.10.7.4 first check: acceptability.
+  if (!seq_acceptable(seg.seq, seg.seg_len())) {
+    if (ratelimited_ack(now_us, ctr_->TCPACKSkippedSeq, &seg)) send_ack(now_us);
+    return;
+  }
+  if (!seg.has(flags::kAck)) return;
+
+  update_ts_recent(seg, now_us);
+
+  if (state_ == State::kSynReceived) {
+    if (!seq_after(seg.ack, tcb_.snd_una) || seq_after(seg.ack, tcb_.snd_max)) {
+      send_rst_reply(seg);
+      return;
+    }
+    tcb_.snd_una = seg.ack;
+    tcb_.snd_wnd = std::uint32_t(seg.window) << tcb_.snd_wscale;
+    tcb_.snd_wl1 = seg.seq;
+    tcb_.snd_wl2 = seg.ack;
+    max_wnd_ = std::max(max_wnd_, tcb_.snd_wnd);
+    if (retries_ == 0 && rtt_timing_) rtt_sample(now_us - rtt_start_us_);
+    rtt_timing_ = false;
+    retries_ = 0;
+    backoff_ = 0;
+    rto_deadline_ = 0;
+    set_state(fin_queued_ ? State::kFinWait1 : State::kEstablished);
+    if (state_ == State::kFinWait1 && passive_) ++ctr_->PassiveOpens;
+    events_ |= event::kConnected | event::kWritable;
+  }
+  if (!process_ack(seg, now_us)) return;
+  if (state_ == State::kClosed || state_ == State::kTimeWait) return;
+
+  // §3.10.7.4 seventh: segment text, in order only.
+  std::uint32_t seq = seg.seq;
+  std::span<const std::uint8_t> data = seg.payload;
+  bool fin = seg.has(flags::kFin);
+  const bool can_receive =
+      state_ == State::kEstablished || state_ == State::kFinWait1 || state_ == State::kFinWait2;
+  if (seq_before(seq, tcb_.rcv_nxt)) {  // trim the front already received
+    const std::uint32_t skip = std::min<std::uint32_t>(tcb_.rcv_nxt - seq, len);
+    data = data.subspan(skip);
+    seq += skip;
+    if (seq_before(seq, tcb_.rcv_nxt)) fin = false;  // the FIN itself is a duplicate
+    ack_now = true;
+  }
+  if (seq != tcb_.rcv_nxt) {
+    // Out of order: no reassembly queue in this cut. Drop the data, ACK what we have.
+    if (!data.empty() || fin) {
+      ++ctr_->TCPOFODrop;
+      send_ack(now_us);
+    }
+    output(now_us);
+    return;
+  }
+  if (!data.empty() && can_receive && !fin_received_) {
+    const std::uint32_t room = tcb_.rcv_adv - tcb_.rcv_nxt;  // trim to the advertised window
+    if (data.size() > room) {
+      data = data.first(room);
+      fin = false;
+      ack_now = true;
+    }
+    const std::size_t n = rcvbuf_.write(data);
+    tcb_.rcv_nxt += static_cast<std::uint32_t>(n);
+    unacked_rcv_ += static_cast<std::uint32_t>(n);
+    if (n) events_ |= event::kReadable;
+  } else if (!data.empty()) {
+    data = {};  // data after the peer's FIN, or in CLOSE_WAIT/LAST_ACK/CLOSING: ignore
+  }
+
+  // §3.10.7.4 eighth: FIN.
+  if (fin && seq + data.size() == tcb_.rcv_nxt && !fin_received_) {
+    fin_received_ = true;
+    tcb_.rcv_nxt += 1;
+    events_ |= event::kPeerFin;
+    switch (state_) {
+      case State::kSynReceived:
+      case State::kEstablished:
+        set_state(State::kCloseWait);
+        break;
+      case State::kFinWait1:
+        set_state(State::kClosing);  // our FIN is not ACKed yet (else we'd be in FIN_WAIT2)
+        break;
+      case State::kFinWait2:
+        send_ack(now_us);  // ACK the FIN, then hand off (tcp_fin -> tcp_time_wait)
+        enter_timewait(timewait::TwSubstate::kTimeWait, now_us);
+        return;
+      default:
+        break;
+    }
+    ack_now = true;
+  }
+  ack_received_data(now_us, ack_now);
+  output(now_us);
+}
+
+void Connection::syn_sent_input(const Segment& seg, std::uint64_t now_us) {
+  if (seg.has(flags::kAck)) {
+    if (seq_before_eq(seg.ack, tcb_.iss) || seq_after(seg.ack, tcb_.snd_max)) {
+      if (!seg.has(flags::kRst)) send_rst_reply(seg);
+      return;
+    }
+  }
+  if (seg.has(flags::kRst)) {
+    if (seg.has(flags::kAck)) to_closed(CloseReason::kRefused);
+    return;
+  }
+  if (!seg.has(flags::kSyn)) return;
+
+  tcb_.irs = seg.seq;
+  tcb_.rcv_nxt = tcb_.rcv_wup = seg.seq + 1;
+  tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(rcvbuf_.free(), 65535);
+  negotiate(seg.opts, true);
+  if (tcb_.ts_ok) {
+    tcb_.ts_recent = seg.opts.tsval;
+    tcb_.ts_recent_stamp_s = timewait::stamp_s(now_us);
+  }
+  tcb_.snd_wnd = seg.window;  // unscaled in a SYN
+  tcb_.snd_wl1 = seg.seq;
+  tcb_.snd_wl2 = seg.ack;
+  max_wnd_ = tcb_.snd_wnd;
+  if (seg.has(flags::kAck)) {
+    // SYN-ACK: established. An RTT sample from the SYN if it was not retransmitted.
+    tcb_.snd_una = seg.ack;
+    if (retries_ == 0) {
+      if (tcb_.ts_ok && seg.opts.tsecr) {
+        ts_rtt_sample(seg.opts.tsecr, now_us);
+      } else if (rtt_timing_) {
+        rtt_sample(now_us - rtt_start_us_);
+      }
+    }
+    rtt_timing_ = false;
+    retries_ = 0;
+    backoff_ = 0;
+    rto_deadline_ = 0;
+    set_state(fin_queued_ ? State::kFinWait1 : State::kEstablished);
+    events_ |= event::kConnected | event::kWritable;
+    send_ack(now_us);
+    output(now_us);
+  } else {
+    // Simultaneous open: SYN-ACK with our original ISN, wait for its ACK.
+    state_ = State::kSynReceived;
+    send_syn(now_us);
+    arm_rto(now_us);
+  }
+}
+
+bool Connection::paws_ok(const Segment& seg, std::uint64_t now_us) {
+  if (!tcb_.ts_ok || !seg.opts.has_ts) return true;
+  if (timewait::paws_check(tcb_.ts_recent, tcb_.ts_recent_stamp_s, seg.opts.tsval,
+                           static_cast<std::int32_t>(p_->paws.paws_window), now_us, p_->paws)) {
+    return true;
+  }
+  if (disordered_ack(seg)) return true;
+  if (seg.has(flags::kRst)) return true;  // RSTs face the RFC 5961 checks instead
+  if (seg.has(flags::kSyn)) {
+    ++ctr_->TCPSYNChallenge;
+    challenge_ack(now_us);
+    return false;
+  }
+  ++ctr_->PAWSEstab;
+  if (ratelimited_ack(now_us, ctr_->TCPACKSkippedPAWS, &seg)) send_ack(now_us);
+  return false;
+}
+
+// tcp_disordered_ack(): a pure duplicate ACK that may carry an older TSval because it was
+// reordered with a data segment; acceptable if the TS is within one RTO's worth of ticks.
+bool Connection::disordered_ack(const Segment& seg) const noexcept {
+  if (seg.flags != flags::kAck || !seg.payload.empty()) return false;
+  if (seg.seq != tcb_.rcv_nxt || seg.ack != tcb_.snd_una) return false;
+  if ((std::uint32_t(seg.window) << tcb_.snd_wscale) != tcb_.snd_wnd) return false;
+  const std::int64_t replay_ms = static_cast<std::int64_t>(rto_us() / 1000);
+  return wire::ts_diff(tcb_.ts_recent, seg.opts.tsval) <= replay_ms;
+}
+
+// The RFC 9293 acceptability table against the window we advertised.
+bool Connection::seq_acceptable(std::uint32_t seq, std::uint32_t len) const noexcept {
+  const std::uint32_t wnd = tcb_.rcv_adv - tcb_.rcv_nxt;
+  const std::uint32_t nxt = tcb_.rcv_nxt;
+  if (len == 0) {
+    if (wnd == 0) return seq == nxt;
+    return seq_after_eq(seq, nxt) && seq_before(seq, nxt + wnd);
+  }
+  if (wnd == 0) {
+    // Linux still takes a FIN or an ACK carrying data at rcv_nxt; keep the ACK/FIN part.
+    return seq == nxt;
+  }
+  const std::uint32_t last = seq + len - 1;
+  return (seq_after_eq(seq, nxt) && seq_before(seq, nxt + wnd)) ||
+         (seq_after_eq(last, nxt) && seq_before(last, nxt + wnd));
+}
+
+void Connection::update_ts_recent(const Segment& seg, std::uint64_t now_us) noexcept {
+  // tcp_replace_ts_recent(): only a segment covering rcv_wup may move ts_recent, so a
+  // delayed old segment cannot pull it back.
+  if (!tcb_.ts_ok || !seg.opts.has_ts) return;
+  if (seq_after(seg.seq, tcb_.rcv_wup)) return;
+  if (timewait::paws_check(tcb_.ts_recent, tcb_.ts_recent_stamp_s, seg.opts.tsval, 0, now_us,
+                           p_->paws)) {
+    tcb_.ts_recent = seg.opts.tsval;
+    tcb_.ts_recent_stamp_s = timewait::stamp_s(now_us);
+  }
+}
+
+bool Connection::fin_acked() const noexcept {
+  return fin_queued_ && seq_after(tcb_.snd_una, data_end_seq());
+}
+
+// §3.10.7.4 fifth: the ACK field. Returns false when the segment must be dropped.
+bool Connection::process_ack(const Segment& seg, std::uint64_t now_us) {
+  if (seq_after(seg.ack, tcb_.snd_max)) {
+    // ACKs something not yet sent: answer with our state (RFC 9293) and drop.
+    if (ratelimited_ack(now_us, ctr_->TCPACKSkippedSeq, &seg)) send_ack(now_us);
+    return false;
+  }
+  if (seq_before(seg.ack, tcb_.snd_una - max_wnd_)) {
+    // RFC 5961 §5.2: older than anything the peer could have seen: blind injection.
+    challenge_ack(now_us);
+    return false;
+  }
+  if (seq_after(seg.ack, tcb_.snd_una)) {
+    const std::uint32_t acked = seg.ack - tcb_.snd_una;
+    // RTT: the echoed TS when there is one (RFC 7323 §4), else Karn's single timed segment.
+    if (tcb_.ts_ok && seg.opts.has_ts && seg.opts.tsecr && retries_ == 0) {
+      ts_rtt_sample(seg.opts.tsecr, now_us);
+    } else if (rtt_timing_ && seq_after(seg.ack, rtt_seq_)) {
+      rtt_sample(now_us - rtt_start_us_);
+    }
+    if (rtt_timing_ && seq_after(seg.ack, rtt_seq_)) rtt_timing_ = false;
+    const std::uint32_t data_acked =
+        std::min<std::uint32_t>(seg.ack - sndbuf_seq_, static_cast<std::uint32_t>(sndbuf_.size()));
+    if (seq_after(seg.ack, sndbuf_seq_)) {
+      sndbuf_.consume(data_acked);
+      sndbuf_seq_ += data_acked;
+      if (data_acked) events_ |= event::kWritable;
+    }
+    tcb_.snd_una = seg.ack;
+    if (seq_before(tcb_.snd_nxt, tcb_.snd_una)) tcb_.snd_nxt = tcb_.snd_una;
+    // Reno-style growth; this cut has no fast retransmit, only RTO go-back-N.
+    if (cwnd_ < ssthresh_) {
+      cwnd_ += std::min<std::uint32_t>(acked, eff_mss_);
+    } else {
+      cwnd_ += std::max<std::uint32_t>(1, std::uint32_t(eff_mss_) * eff_mss_ / cwnd_);
+    }
+    retries_ = 0;
+    backoff_ = 0;
+    probing_ = false;
+    if (tcb_.snd_una == tcb_.snd_max) {
+      rto_deadline_ = 0;
+    } else {
+      arm_rto(now_us);
+    }
+  }
+  // Window update (RFC 9293 SND.WL1/WL2 rule).
+  if (seq_before(tcb_.snd_wl1, seg.seq) ||
+      (tcb_.snd_wl1 == seg.seq && seq_before_eq(tcb_.snd_wl2, seg.ack))) {
+    tcb_.snd_wnd = std::uint32_t(seg.window) << tcb_.snd_wscale;
+    tcb_.snd_wl1 = seg.seq;
+    tcb_.snd_wl2 = seg.ack;
+    max_wnd_ = std::max(max_wnd_, tcb_.snd_wnd);
+  }
+
+  switch (state_) {
+    case State::kFinWait1:
+      if (fin_acked()) {
+        set_state(State::kFinWait2);
+        if (orphan_ && !seg.has(flags::kFin)) {
+          // An orphan in FIN_WAIT2 lives on as a TIME_WAIT entry in its FIN_WAIT2 substate
+          // (SPEC §2.1); fin_wait2_orphan_plan() tells the stack for how long.
+          enter_timewait(timewait::TwSubstate::kFinWait2, now_us);
+        }
+      }
+      break;
+    case State::kClosing:
+      if (fin_acked()) {
+        enter_timewait(timewait::TwSubstate::kTimeWait, now_us);
+      }
+      break;
+    case State::kLastAck:
+      if (fin_acked()) to_closed(CloseReason::kNormal);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+std::uint16_t Connection::window_field(bool syn) noexcept {
+  // Advertise the free receive space, never moving the right edge left.
+  std::uint32_t wnd = static_cast<std::uint32_t>(rcvbuf_.free());
+  if (syn || state_ == State::kSynSent) {
+    // A SYN's window is never scaled; rcv_adv was set when the peer's SYN arrived.
+    return static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd, 65535));
+  }
+  std::uint32_t field = std::min<std::uint32_t>(wnd >> tcb_.rcv_wscale, 65535);
+  const std::uint32_t right = tcb_.rcv_nxt + (field << tcb_.rcv_wscale);
+  if (seq_after(right, tcb_.rcv_adv)) tcb_.rcv_adv = right;
+  field = (tcb_.rcv_adv - tcb_.rcv_nxt) >> tcb_.rcv_wscale;
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(field, 65535));
+}
+
+void Connection::emit(std::uint32_t seq, std::uint8_t fl, std::uint32_t len, std::uint64_t now_us,
+                      bool syn_opts) {
+  OutSegment s;
+  s.seq = seq;
+  s.flags = fl;
+  s.payload_len = len;
+  if (fl & flags::kAck) {
+    s.ack = tcb_.rcv_nxt;
+    tcb_.rcv_wup = tcb_.rcv_nxt;
+    unacked_rcv_ = 0;
+    delack_deadline_ = 0;
+  }
+  s.window = (fl & flags::kRst) ? 0 : window_field((fl & flags::kSyn) != 0);
+  if (syn_opts) {
+    s.opts.mss = p_->mss;
+    const bool offer = state_ == State::kSynSent;  // SYN: offer; SYN-ACK: answer
+    if (offer ? p_->window_scaling : tcb_.wscale_ok) s.opts.wscale = tcb_.rcv_wscale;
+    s.opts.sack_ok = offer ? p_->sack : tcb_.sack_ok;
+    s.opts.has_ts = offer ? p_->timestamps != 0 : tcb_.ts_ok;
+  } else {
+    s.opts.has_ts = tcb_.ts_ok;
+  }
+  if (s.opts.has_ts) {
+    s.opts.tsval = ts_now(now_us, tcb_.ts_offset);
+    s.opts.tsecr = (state_ == State::kSynSent && !(fl & flags::kAck)) ? 0 : tcb_.ts_recent;
+  }
+  if (fl & flags::kRst) ++ctr_->OutRsts;
+  ++ctr_->OutSegs;
+  out_->push(s);
+}
+
+void Connection::send_syn(std::uint64_t now_us) {
+  const bool synack = state_ == State::kSynReceived;
+  emit(tcb_.iss, synack ? (flags::kSyn | flags::kAck) : flags::kSyn, 0, now_us, true);
+  if (retries_ == 0 && !rtt_timing_) {
+    rtt_timing_ = true;
+    rtt_seq_ = tcb_.iss;
+    rtt_start_us_ = now_us;
+  }
+}
+
+void Connection::send_ack(std::uint64_t now_us) {
+  emit(tcb_.snd_nxt, flags::kAck, 0, now_us);
+}
+
+void Connection::send_rst(std::uint64_t now_us) {
+  emit(tcb_.snd_nxt, flags::kRst | flags::kAck, 0, now_us);
+}
+
+// RFC 9293 reset generation for a segment that does not belong to this connection's state.
+void Connection::send_rst_reply(const Segment& seg) {
+  OutSegment s;
+  if (seg.has(flags::kAck)) {
+    s.seq = seg.ack;
+    s.flags = flags::kRst;
+  } else {
+    s.seq = 0;
+    s.ack = seg.seq + seg.seg_len();
+    s.flags = flags::kRst | flags::kAck;
+  }
+  ++ctr_->OutRsts;
+  ++ctr_->OutSegs;
+  out_->push(s);
+}
+
+// tcp_oow_rate_limited(): at most one ACK per tcp_invalid_ratelimit for invalid segments.
+// Segments carrying data (and no SYN) are always answered: they are not part of an ACK loop.
+bool Connection::ratelimited_ack(std::uint64_t now_us, std::uint64_t& skipped, const Segment* seg) {
+  if (seg && !seg->payload.empty() && !seg->has(flags::kSyn)) return true;
+  if (p_->invalid_ratelimit_us && oow_acked_ &&
+      now_us - last_oow_ack_us_ < p_->invalid_ratelimit_us) {
+    ++skipped;
+    return false;
+  }
+  oow_acked_ = true;
+  last_oow_ack_us_ = now_us;
+  return true;
+}
+
+void Connection::challenge_ack(std::uint64_t now_us) {
+  if (!ratelimited_ack(now_us, ctr_->TCPACKSkippedChallenge)) return;
+  ++ctr_->TCPChallengeACK;
+  send_ack(now_us);
+}
+
+void Connection::ack_received_data(std::uint64_t now_us, bool force) {
+  if (force || p_->delayed_ack_us == 0 || unacked_rcv_ >= 2u * eff_mss_) {
+    if (unacked_rcv_ || force) send_ack(now_us);
+    return;
+  }
+  if (unacked_rcv_ && !delack_deadline_) delack_deadline_ = now_us + p_->delayed_ack_us;
+}
+
+// Sends new data (and the FIN) as far as the peer's window and cwnd allow.
+void Connection::output(std::uint64_t now_us) {
+  if (state_ == State::kClosed || state_ == State::kSynSent || state_ == State::kSynReceived ||
+      state_ == State::kTimeWait) {
+    return;
+  }
+  const std::uint32_t end = data_end_seq();
+  for (;;) {
+    const std::uint32_t in_flight = tcb_.snd_nxt - tcb_.snd_una;
+    const std::uint32_t wnd = std::min(tcb_.snd_wnd, cwnd_);
+    const std::uint32_t unsent = seq_before(tcb_.snd_nxt, end) ? end - tcb_.snd_nxt : 0;
+    const bool fin_due = fin_queued_ && seq_before_eq(tcb_.snd_nxt, end);
+    if (unsent == 0 && !fin_due) break;
+    const std::uint32_t room = wnd > in_flight ? wnd - in_flight : 0;
+    std::uint32_t len = std::min<std::uint32_t>({unsent, eff_mss_, room});
+    if (unsent > 0 && len == 0) break;             // window full
+    if (out_->size == OutQueue::kCapacity) break;  // caller drains, then calls flush()
+    // Avoid silly small segments while more is in flight (a simple Nagle/SWS rule).
+    if (len < unsent && len < eff_mss_ && in_flight > 0) break;
+    std::uint8_t fl = flags::kAck;
+    const bool last = len == unsent;
+    if (last && len) fl |= flags::kPsh;
+    if (last && fin_queued_) fl |= flags::kFin;
+    const bool retrans = seq_before(tcb_.snd_nxt, tcb_.snd_max);
+    if (retrans) ++ctr_->RetransSegs;
+    emit(tcb_.snd_nxt, fl, len, now_us);
+    if (!retrans && !rtt_timing_ && len) {
+      rtt_timing_ = true;
+      rtt_seq_ = tcb_.snd_nxt;
+      rtt_start_us_ = now_us;
+    }
+    tcb_.snd_nxt += len + ((fl & flags::kFin) ? 1u : 0u);
+    if (seq_after(tcb_.snd_nxt, tcb_.snd_max)) tcb_.snd_max = tcb_.snd_nxt;
+    if (!rto_deadline_ || probing_) {
+      probing_ = false;
+      arm_rto(now_us);
+    }
+    if (fl & flags::kFin) break;
+  }
+  // Zero window with data waiting and nothing in flight: the persist timer probes.
+  if (tcb_.snd_nxt == tcb_.snd_una && seq_before(tcb_.snd_nxt, end) && tcb_.snd_wnd == 0 &&
+      !rto_deadline_) {
+    probing_ = true;
+    arm_rto(now_us);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+
+std::uint64_t Connection::rto_us() const noexcept {
+  const std::uint64_t r = base_rto_us_ << std::min<std::uint8_t>(backoff_, 40);
+  return std::min(r, p_->rto_max_us);
+}
+
+void Connection::arm_rto(std::uint64_t now_us) noexcept {
+  rto_deadline_ = now_us + rto_us();
+}
+
+void Connection::ts_rtt_sample(std::uint32_t tsecr, std::uint64_t now_us) noexcept {
+  const std::int32_t ms = wire::ts_diff(ts_now(now_us, tcb_.ts_offset), tsecr);
+  if (ms >= 0) rtt_sample(std::uint64_t(ms) * 1000);
+}
+
+void Connection::rtt_sample(std::uint64_t r) noexcept {
+  if (srtt_us_ == 0) {
+    srtt_us_ = std::max<std::uint64_t>(r, 1);
+    rttvar_us_ = r / 2;
+  } else {
+    const std::uint64_t err = r > srtt_us_ ? r - srtt_us_ : srtt_us_ - r;
+    rttvar_us_ = (3 * rttvar_us_ + err) / 4;
+    srtt_us_ = (7 * srtt_us_ + r) / 8;
+  }
+  const std::uint64_t rto = srtt_us_ + std::max<std::uint64_t>(1000, 4 * rttvar_us_);
+  base_rto_us_ = std::clamp(rto, p_->rto_min_us, p_->rto_max_us);
+}
+
+std::int32_t Connection::retry_limit() const noexcept {
+  switch (state_) {
+    case State::kSynSent:
+      return p_->syn_retries;
+    case State::kSynReceived:
+      return passive_ ? p_->synack_retries : p_->syn_retries;
+    default:
+      break;
+  }
+  if (orphan_) return p_->orphan_retries ? p_->orphan_retries : 8;
+  return p_->retries2;
+}
+
+std::uint64_t Connection::next_deadline() const noexcept {
+  std::uint64_t d = kNever;
+  if (rto_deadline_) d = std::min(d, rto_deadline_);
+  if (delack_deadline_) d = std::min(d, delack_deadline_);
+  return d;
+}
+
+void Connection::on_timer(std::uint64_t now_us) {
+  if (delack_deadline_ && now_us >= delack_deadline_) {
+    delack_deadline_ = 0;
+    if (synchronized() && unacked_rcv_) send_ack(now_us);
+  }
+  if (rto_deadline_ && now_us >= rto_deadline_) {
+    rto_deadline_ = 0;
+    on_rto(now_us);
+  }
+}
+
+void Connection::on_rto(std::uint64_t now_us) {
+  if (state_ == State::kClosed || state_ == State::kTimeWait) return;
+  if (probing_) {
+    // Zero-window probe: an old sequence number makes the peer ACK with its window.
+    if (tcb_.snd_wnd == 0 && tcb_.snd_nxt == tcb_.snd_una) {
+      emit(tcb_.snd_una - 1, flags::kAck, 0, now_us);
+      backoff_ = static_cast<std::uint8_t>(std::min(backoff_ + 1, 40));
+      arm_rto(now_us);
+    } else {
+      probing_ = false;
+      output(now_us);
+    }
+    return;
+  }
+  if (static_cast<std::int64_t>(retries_) >= retry_limit()) {
+    ++ctr_->TCPAbortOnTimeout;
+    to_closed(CloseReason::kTimeout);
+    return;
+  }
+  ++retries_;
+  backoff_ = static_cast<std::uint8_t>(std::min(backoff_ + 1, 40));
+  rtt_timing_ = false;  // Karn: no samples from retransmitted data
+  if (state_ == State::kSynSent || state_ == State::kSynReceived) {
+    ++ctr_->RetransSegs;
+    send_syn(now_us);
+    arm_rto(now_us);
+    return;
+  }
+  // Go back N from snd_una with a one-segment window (RFC 5681 §3.1 after a timeout).
+  ssthresh_ = std::max<std::uint32_t>((tcb_.snd_nxt - tcb_.snd_una) / 2, 2u * eff_mss_);
+  cwnd_ = eff_mss_;
+  tcb_.snd_nxt = tcb_.snd_una;
+  arm_rto(now_us);
+  output(now_us);
+  if (tcb_.snd_nxt == tcb_.snd_una && seq_before(tcb_.snd_una, tcb_.snd_max)) {
+    // Nothing could be resent (zero window): probe instead.
+    emit(tcb_.snd_una - 1, flags::kAck, 0, now_us);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Application
+
+std::size_t Connection::send(std::span<const std::uint8_t> data, std::uint64_t now_us) {
+  const bool open = state_ == State::kEstablished || state_ == State::kCloseWait ||
+                    state_ == State::kSynSent || state_ == State::kSynReceived;
+  if (!open || fin_queued_) return 0;
+  const std::size_t n = sndbuf_.write(data);
+  output(now_us);
+  return n;
+}
+
+void Connection::flush(std::uint64_t now_us) {
+  output(now_us);
+}
+
+std::size_t Connection::recv(std::span<std::uint8_t> out, std::uint64_t now_us) {
+  const std::size_t n = rcvbuf_.read(out);
+  if (n && synchronized()) {
+    // Window update once the right edge can move by two segments or half the buffer
+    // (__tcp_cleanup_rbuf), so a sender stuck on a full window resumes.
+    const std::uint32_t cur = tcb_.rcv_adv - tcb_.rcv_nxt;
+    const std::uint32_t could = static_cast<std::uint32_t>(rcvbuf_.free());
+    const std::uint32_t step =
+        std::min<std::uint32_t>(2u * eff_mss_, static_cast<std::uint32_t>(rcvbuf_.capacity() / 2));
+    if (could >= cur + step && !fin_received_) send_ack(now_us);
+  }
+  return n;
+}
+
+void Connection::shutdown_write(std::uint64_t now_us) {
+  if (fin_queued_) return;
+  switch (state_) {
+    case State::kClosed:
+    case State::kTimeWait:
+      return;
+    case State::kSynSent:
+      // Nothing sent but a SYN: close at once (tcp_close on SYN_SENT sends no RST, and
+      // only tcp_done() counts AttemptFails).
+      to_closed(CloseReason::kNormal, false);
+      return;
+    case State::kSynReceived:
+      fin_queued_ = true;  // FIN after the handshake completes
+      return;
+    case State::kEstablished:
+      fin_queued_ = true;
+      set_state(State::kFinWait1);
+      break;
+    case State::kCloseWait:
+      fin_queued_ = true;
+      set_state(State::kLastAck);
+      break;
+    default:
+      return;
+  }
+  output(now_us);
+}
+
+void Connection::close(std::uint64_t now_us) {
+  if (state_ == State::kClosed || state_ == State::kTimeWait) return;
+  if (!rcvbuf_.empty() && synchronized()) {
+    // tcp_close(): unread data means the peer will never get it; say so with an RST.
+    ++ctr_->TCPAbortOnClose;
+    send_rst(now_us);
+    to_closed(CloseReason::kLocalReset);
+    return;
+  }
+  orphan_ = true;
+  shutdown_write(now_us);
+  if (state_ == State::kFinWait2) enter_timewait(timewait::TwSubstate::kFinWait2, now_us);
+}
+
+void Connection::close_linger0(std::uint64_t now_us) {
+  if (state_ == State::kClosed || state_ == State::kTimeWait) return;
+  if (!rcvbuf_.empty() && synchronized()) {
+    close(now_us);  // unread data wins: TCPAbortOnClose
+    return;
+  }
+  if (synchronized()) {
+    ++ctr_->TCPAbortOnData;
+    send_rst(now_us);
+  }
+  to_closed(CloseReason::kLocalReset);
+}
+
+void Connection::abort(std::uint64_t now_us) {
+  if (state_ == State::kClosed || state_ == State::kTimeWait) return;
+  if (synchronized()) send_rst(now_us);
+  to_closed(CloseReason::kLocalReset);
+}
+
+std::size_t Connection::copy_payload(const OutSegment& seg,
+                                     std::span<std::uint8_t> out) const noexcept {
+  if (seg.payload_len == 0) return 0;
+  if (seq_before(seg.seq, sndbuf_seq_)) return 0;
+  const std::size_t off = seg.seq - sndbuf_seq_;
+  return sndbuf_.peek(off, out.first(std::min<std::size_t>(out.size(), seg.payload_len)));
+}
+
+}  // namespace twtcp::tcp

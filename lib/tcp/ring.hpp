@@ -1,0 +1,74 @@
+// lib/tcp/ring.hpp: the fixed-capacity byte ring a connection uses for its send and receive
+// buffers. Storage is allocated once, when the connection is built; reads and writes on the
+// per-segment path only copy.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+
+namespace twtcp::tcp {
+
+class ByteRing {
+ public:
+  explicit ByteRing(std::size_t capacity)
+      : buf_(capacity ? std::make_unique<std::uint8_t[]>(capacity) : nullptr), cap_(capacity) {}
+
+  [[nodiscard]] std::size_t capacity() const noexcept { return cap_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t free() const noexcept { return cap_ - size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+  // Appends as much of `data` as fits; returns the bytes taken.
+  std::size_t write(std::span<const std::uint8_t> data) noexcept {
+    const std::size_t n = std::min(data.size(), free());
+    std::size_t tail = (head_ + size_) % (cap_ ? cap_ : 1);
+    std::size_t done = 0;
+    while (done < n) {
+      const std::size_t chunk = std::min(n - done, cap_ - tail);
+      std::memcpy(buf_.get() + tail, data.data() + done, chunk);
+      done += chunk;
+      tail = 0;
+    }
+    size_ += n;
+    return n;
+  }
+
+  // Copies up to out.size() bytes starting `offset` bytes past the head, without consuming.
+  [[nodiscard]] std::size_t peek(std::size_t offset, std::span<std::uint8_t> out) const noexcept {
+    if (offset >= size_) return 0;
+    const std::size_t n = std::min(out.size(), size_ - offset);
+    std::size_t pos = (head_ + offset) % cap_;
+    std::size_t done = 0;
+    while (done < n) {
+      const std::size_t chunk = std::min(n - done, cap_ - pos);
+      std::memcpy(out.data() + done, buf_.get() + pos, chunk);
+      done += chunk;
+      pos = 0;
+    }
+    return n;
+  }
+
+  // Drops up to n bytes from the head; returns the bytes dropped.
+  std::size_t consume(std::size_t n) noexcept {
+    n = std::min(n, size_);
+    if (n) head_ = (head_ + n) % cap_;
+    size_ -= n;
+    return n;
+  }
+
+  std::size_t read(std::span<std::uint8_t> out) noexcept { return consume(peek(0, out)); }
+
+  void clear() noexcept { head_ = size_ = 0; }
+
+ private:
+  std::unique_ptr<std::uint8_t[]> buf_;
+  std::size_t cap_ = 0;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace twtcp::tcp
