@@ -1,0 +1,815 @@
+// lib/tcp/stack.cpp: the Stack: flow table lookup, listeners, connection and TIME_WAIT pools,
+// timer wheels, port allocation, ISN / TS offset generation, and frame building.
+#include "tcp/stack.hpp"
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "flow/epoch.hpp"
+#include "flow/peer.hpp"
+#include "ports/allocator.hpp"
+#include "ports/siphash.hpp"
+#include "timewait/enter.hpp"
+#include "timewait/process.hpp"
+#include "timewait/recycle.hpp"
+#include "timewait/reuse.hpp"
+#include "wire/segment.hpp"
+
+namespace twtcp {
+
+std::string_view to_string(CloseReason r) noexcept {
+  switch (r) {
+    case CloseReason::kNone:
+      return "none";
+    case CloseReason::kNormal:
+      return "normal";
+    case CloseReason::kPeerReset:
+      return "peer-reset";
+    case CloseReason::kRefused:
+      return "refused";
+    case CloseReason::kTimeout:
+      return "timeout";
+    case CloseReason::kLocalReset:
+      return "local-reset";
+  }
+  return "?";
+}
+
+namespace {
+
+struct CounterRow {
+  std::string_view group;
+  std::string_view name;
+  std::uint64_t StackCounters::*field;
+};
+
+#define TWTCP_ROW(g, n)      \
+  CounterRow {               \
+    g, #n, &StackCounters::n \
+  }
+constexpr CounterRow kCounterRows[] = {
+    TWTCP_ROW("Tcp", ActiveOpens),
+    TWTCP_ROW("Tcp", PassiveOpens),
+    TWTCP_ROW("Tcp", AttemptFails),
+    TWTCP_ROW("Tcp", EstabResets),
+    TWTCP_ROW("Tcp", CurrEstab),
+    TWTCP_ROW("Tcp", InSegs),
+    TWTCP_ROW("Tcp", OutSegs),
+    TWTCP_ROW("Tcp", RetransSegs),
+    TWTCP_ROW("Tcp", InErrs),
+    TWTCP_ROW("Tcp", OutRsts),
+    TWTCP_ROW("TcpExt", TW),
+    TWTCP_ROW("TcpExt", TWKilled),
+    TWTCP_ROW("TcpExt", TWRecycled),
+    TWTCP_ROW("TcpExt", TCPTimeWaitOverflow),
+    TWTCP_ROW("TcpExt", PAWSActive),
+    TWTCP_ROW("TcpExt", PAWSPassive),
+    TWTCP_ROW("TcpExt", PAWSEstab),
+    TWTCP_ROW("TcpExt", PAWSTimewait),
+    TWTCP_ROW("TcpExt", TCPACKSkippedTimeWait),
+    TWTCP_ROW("TcpExt", TCPACKSkippedFinWait2),
+    TWTCP_ROW("TcpExt", TCPACKSkippedPAWS),
+    TWTCP_ROW("TcpExt", TCPACKSkippedSeq),
+    TWTCP_ROW("TcpExt", TCPACKSkippedChallenge),
+    TWTCP_ROW("TcpExt", TCPChallengeACK),
+    TWTCP_ROW("TcpExt", TCPSYNChallenge),
+    TWTCP_ROW("TcpExt", TCPAbortOnData),
+    TWTCP_ROW("TcpExt", TCPAbortOnClose),
+    TWTCP_ROW("TcpExt", TCPAbortOnTimeout),
+    TWTCP_ROW("TcpExt", TCPOFODrop),
+    TWTCP_ROW("TcpExt", ListenDrops),
+    TWTCP_ROW("Twtcp", TwtcpRxDropped),
+};
+#undef TWTCP_ROW
+
+}  // namespace
+
+void StackCounters::for_each(
+    const std::function<void(std::string_view, std::string_view, std::uint64_t)>& fn) const {
+  for (const CounterRow& r : kCounterRows) fn(r.group, r.name, this->*r.field);
+}
+
+std::int64_t StackCounters::get(std::string_view name) const {
+  for (const CounterRow& r : kCounterRows) {
+    if (r.name == name) return static_cast<std::int64_t>(this->*r.field);
+  }
+  return -1;
+}
+
+using tcp::ConnEntry;
+using tcp::FlowKey;
+using tcp::TwEntry;
+namespace tw = timewait;
+
+struct Stack::Impl {
+  Impl(const Config& c, const Identity& ident, TxSink& sink, std::uint64_t now_us)
+      : cfg(c),
+        id(ident),
+        tx(sink),
+        params(tcp::params_from_config(c)),
+        policy(tw::policy_from_config(c)),
+        eff(c.effective()),
+        table(flow::FlowTableConfig{static_cast<std::size_t>(c.flow_table_capacity),
+                                    c.random_seed ^ 0x5eedf10eULL}),
+        epoch(1),
+        reader(epoch.register_reader()),
+        conn_wheel(timer::geometry_from_config(c), now_us),
+        tw_wheel(timer::geometry_from_config(c), now_us),
+        ports(ports::allocator_options_from_config(c)),
+        peers(static_cast<std::size_t>(c.peer_table_size), c.random_seed ^ 0x9ee7ULL),
+        now(now_us) {
+    if (c.max_connections <= 0) throw std::invalid_argument("Stack: max_connections must be > 0");
+    if (ports::apply_config(ports, c) != ports::RangeError::kOk) {
+      throw std::invalid_argument("Stack: bad ip_local_port_range / reserved ports");
+    }
+    ports::SplitMix64 sm{c.random_seed};
+    isn_key = {sm.next(), sm.next()};
+    ts_key = {sm.next(), sm.next()};
+    tw_cap = std::min<std::size_t>(static_cast<std::size_t>(std::max(c.tcp_max_tw_buckets, 0)),
+                                   static_cast<std::size_t>(c.flow_table_capacity));
+    tws.reset(new TwEntry[tw_cap]);
+    tw_free.reserve(tw_cap);
+    for (std::size_t i = tw_cap; i-- > 0;) tw_free.push_back(static_cast<std::uint32_t>(i));
+    conns.reserve(static_cast<std::size_t>(c.max_connections));
+    conn_free.reserve(static_cast<std::size_t>(c.max_connections));
+    txbuf = std::make_unique<std::array<std::uint8_t, kTxBufSize>>();
+  }
+
+  // ---- frame output ----
+  static constexpr std::size_t kTxBufSize = 65536 + 256;
+
+  void transmit(const FlowKey& k, std::uint32_t seq, std::uint32_t ack, std::uint8_t fl,
+                std::uint16_t win, const wire::TcpOptions& opts, const ConnEntry* from,
+                const tcp::OutSegment* seg) {
+    wire::SegmentSpec s;
+    s.eth_src = id.mac;
+    s.eth_dst = id.peer_mac;
+    s.src_addr = k.local_addr;
+    s.dst_addr = k.remote_addr;
+    s.ip_id = ip_id++;
+    s.tcp.src_port = k.local_port;
+    s.tcp.dst_port = k.remote_port;
+    s.tcp.seq = seq;
+    s.tcp.ack = ack;
+    s.tcp.flags = fl;
+    s.tcp.window = win;
+    s.tcp.options = opts;
+    const std::size_t hlen = wire::segment_header_length(s);
+    std::span<std::uint8_t> buf(txbuf->data(), txbuf->size());
+    std::span<const std::uint8_t> payload;
+    if (from != nullptr && seg != nullptr && seg->payload_len != 0) {
+      if (hlen + seg->payload_len > buf.size()) return;
+      const std::size_t n = from->conn->copy_payload(*seg, buf.subspan(hlen, seg->payload_len));
+      payload = buf.subspan(hlen, n);
+    }
+    const std::size_t len = wire::build_segment(buf, s, payload);
+    if (len != 0) tx.transmit(buf.first(len));
+  }
+
+  static wire::TcpOptions to_wire(const tcp::SegOptions& o) {
+    wire::TcpOptions w;
+    w.mss = o.mss;
+    w.wscale = o.wscale;
+    w.sack_permitted = o.sack_ok;
+    if (o.has_ts) w.ts = wire::TcpTimestamps{o.tsval, o.tsecr};
+    return w;
+  }
+
+  void drain(ConnEntry& e) {
+    for (const tcp::OutSegment& s : out.view()) {
+      transmit(e.key, s.seq, s.ack, s.flags, s.window, to_wire(s.opts), &e, &s);
+    }
+    out.clear();
+  }
+
+  // RFC 9293 §3.10.7.1 reset generation for a segment no connection owns. Never for an RST.
+  void send_rst_for(const wire::SegmentView& v) {
+    if (v.flags & wire::tcp_flags::kRst) return;
+    const FlowKey k{v.dst_addr, v.src_addr, v.dst_port, v.src_port};
+    if (v.flags & wire::tcp_flags::kAck) {
+      transmit(k, v.ack, 0, wire::tcp_flags::kRst, 0, {}, nullptr, nullptr);
+    } else {
+      transmit(k, 0, v.end_seq(), wire::tcp_flags::kRst | wire::tcp_flags::kAck, 0, {}, nullptr,
+               nullptr);
+    }
+    ++ctr.OutSegs;
+    ++ctr.OutRsts;
+  }
+
+  // ---- identifiers, ISN, TS offset ----
+  static ConnId make_id(const ConnEntry& e) {
+    return (std::uint64_t{e.gen} << 32) | (std::uint64_t{e.slot} + 1);
+  }
+  ConnEntry* lookup_id(ConnId cid) const {
+    const std::uint64_t slot1 = cid & 0xffffffffu;
+    if (slot1 == 0 || slot1 > conns.size()) return nullptr;
+    ConnEntry* e = conns[slot1 - 1].get();
+    if (!e->live || e->gen != (cid >> 32)) return nullptr;
+    return e;
+  }
+
+  std::uint32_t isn_for(const FlowKey& k) const {
+    // RFC 6528: keyed hash of the 4-tuple plus a clock (Linux: 64 ns units).
+    const auto h = static_cast<std::uint32_t>(ports::siphash24_3u32(
+        isn_key, k.local_addr, k.remote_addr, (std::uint32_t{k.local_port} << 16) | k.remote_port));
+    return h + static_cast<std::uint32_t>(now * 1000 / 64);
+  }
+  std::uint32_t ts_offset_for(const FlowKey& k) const {
+    switch (eff.ts_offset) {
+      case TsOffset::kNone:
+        return 0;
+      case TsOffset::kPerHost:
+        return static_cast<std::uint32_t>(
+            ports::siphash24_3u32(ts_key, k.local_addr, k.remote_addr, 0));
+      case TsOffset::kPerConn:
+        return static_cast<std::uint32_t>(
+            ports::siphash24_3u32(ts_key, k.local_addr, k.remote_addr,
+                                  (std::uint32_t{k.local_port} << 16) | k.remote_port));
+    }
+    return 0;
+  }
+
+  // ---- connection pool ----
+  ConnEntry* alloc_conn(const FlowKey& k) {
+    ConnEntry* e = nullptr;
+    if (!conn_free.empty()) {
+      e = conns[conn_free.back()].get();
+      conn_free.pop_back();
+    } else if (conns.size() < static_cast<std::size_t>(cfg.max_connections)) {
+      conns.push_back(std::make_unique<ConnEntry>());
+      e = conns.back().get();
+      e->slot = static_cast<std::uint32_t>(conns.size() - 1);
+    } else {
+      return nullptr;
+    }
+    e->key = k;
+    e->kind = flow::EntryKind::kConnection;
+    e->conn.emplace(params, ctr, out);
+    e->live = true;
+    e->passive = false;
+    e->cb = {};
+    ++conn_live;
+    return e;
+  }
+  // The entry must already be out of the table. The id dies at once; the slot returns to the
+  // pool when no callback of the entry is running.
+  void free_conn(ConnEntry& e) {
+    conn_wheel.cancel(e.timer);
+    e.conn.reset();
+    e.live = false;
+    ++e.gen;
+    if (e.gen == 0) e.gen = 1;
+    --conn_live;
+    if (e.busy == 0) {
+      release(e);
+    } else {
+      e.release_pending = true;
+    }
+  }
+  void release(ConnEntry& e) {
+    e.cb = {};
+    e.release_pending = false;
+    conn_free.push_back(e.slot);
+  }
+  void unbusy(ConnEntry& e) {
+    if (--e.busy == 0 && e.release_pending) release(e);
+  }
+  template <class F, class... A>
+  void fire(ConnEntry& e, F Callbacks::*member, A... args) {
+    if (!(e.cb.*member)) return;
+    ++e.busy;
+    (e.cb.*member)(args...);
+    unbusy(e);
+  }
+
+  // ---- TIME_WAIT pool ----
+  void bump(tw::TwCounters c) {
+    using C = tw::TwCounter;
+    if (c.has(C::kTW)) ++ext.TW;
+    if (c.has(C::kTWKilled)) ++ext.TWKilled;
+    if (c.has(C::kTWRecycled)) ++ext.TWRecycled;
+    if (c.has(C::kTCPTimeWaitOverflow)) ++ext.TCPTimeWaitOverflow;
+    if (c.has(C::kPAWSEstab)) ++ctr.PAWSEstab;
+    if (c.has(C::kPAWSTimewait)) ++ext.PAWSTimewait;
+    if (c.has(C::kPAWSPassive)) ++ext.PAWSPassive;
+    if (c.has(C::kTCPACKSkippedTimeWait)) ++ext.TCPACKSkippedTimeWait;
+    if (c.has(C::kTCPACKSkippedFinWait2)) ++ext.TCPACKSkippedFinWait2;
+  }
+  void free_tw(TwEntry& t) {
+    tw_wheel.cancel(t.timer);
+    tw_free.push_back(static_cast<std::uint32_t>(&t - tws.get()));
+  }
+  // Unpublish and free. Single-threaded: no reader can hold the pointer past this call, so
+  // no QSBR grace period is needed (a multi-lcore stack would retire through flow::Limbo).
+  void kill_tw(TwEntry& t) {
+    table.erase(&t);
+    free_tw(t);
+  }
+
+  // The connection raised kTimeWait: replace it by a compact entry (or just free it).
+  void enter_timewait(ConnEntry& e) {
+    tw::TwEnterRequest req = e.conn->timewait_request();
+    req.conn.is_loopback =
+        tw::is_loopback_v4(e.key.local_addr) || tw::is_loopback_v4(e.key.remote_addr);
+    if (tw::recycle_wanted(req.conn, policy)) {
+      auto up = peers.get_or_create(flow::PeerAddrV4{e.key.remote_addr}, now);
+      tw::PeerStamp ps{up.peer->ts.ts_recent, up.peer->ts.ts_stamp_s};
+      if (tw::recycle_remember(ps, req.conn.ts_recent, req.conn.ts_recent_stamp_s, now, policy)) {
+        up.peer->ts.ts_recent = ps.ts;
+        up.peer->ts.ts_stamp_s = ps.ts_stamp_s;
+        up.peer->ts.updated_us = now;
+      }
+      req.recycle_ok = true;
+    }
+    if (req.state == tw::TwSubstate::kFinWait2) {
+      const tw::FinWait2Plan plan =
+          tw::fin_wait2_orphan_plan(params.fin_timeout_us, req.rto_us, policy);
+      // Longer-than-60 s FIN_WAIT2 (keep the full socket first) is not modelled: the whole
+      // lifetime goes to the TW entry.
+      if (!plan.keep_full_socket) req.timeo_us = plan.tw_timeo_us;
+    }
+    req.live_tw_count = static_cast<std::uint32_t>(tw_cap - tw_free.size());
+    tw::TwEnterResult r = tw::timewait_enter(req, policy, now);
+    if (r.status == tw::TwEnterStatus::kCreated && tw_free.empty()) {
+      r.status = tw::TwEnterStatus::kOverflow;  // pool bounded by the flow table
+      r.counters = {};
+      r.counters.add(tw::TwCounter::kTCPTimeWaitOverflow);
+    }
+    if (r.status != tw::TwEnterStatus::kCreated) {
+      if (r.status == tw::TwEnterStatus::kOverflow) bump(r.counters);
+      table.erase(&e);
+      return;
+    }
+    TwEntry& t = tws[tw_free.back()];
+    tw_free.pop_back();
+    t.key = e.key;
+    t.kind = flow::EntryKind::kTimeWait;
+    t.st = r.entry;
+    if (!table.replace(&e, &t)) {  // cannot happen: e is published under this key
+      table.erase(&e);
+      free_tw(t);
+      return;
+    }
+    bump(r.counters);
+    tw_wheel.schedule(t.timer, now + r.lifetime_us);
+  }
+
+  static CloseReason public_reason(tcp::CloseReason r) {
+    return static_cast<CloseReason>(static_cast<std::uint8_t>(r));
+  }
+
+  // After every call into a connection: emit its segments, re-arm its timer, deliver events,
+  // retire it on CLOSED / TIME_WAIT. Callbacks may re-enter the Stack (even on this
+  // connection), so the entry is re-validated by generation after each of them.
+  void sync(ConnEntry& e) {
+    const ConnId cid = make_id(e);
+    const std::uint32_t gen = e.gen;
+    drain(e);
+    const std::uint8_t ev = e.conn->take_events();
+    const bool passive = e.passive;
+    if (ev & (tcp::event::kClosed | tcp::event::kTimeWait)) {
+      const CloseReason why = (ev & tcp::event::kTimeWait) ? CloseReason::kNormal
+                                                           : public_reason(e.conn->close_reason());
+      ++e.busy;
+      if (ev & tcp::event::kTimeWait) {
+        enter_timewait(e);
+      } else {
+        table.erase(&e);
+      }
+      // Bytes the app has not read are lost with the connection, as after close().
+      free_conn(e);
+      if (ev & tcp::event::kConnected) {
+        fire(e, passive ? &Callbacks::on_accepted : &Callbacks::on_connected, cid);
+      }
+      if (ev & tcp::event::kPeerFin) fire(e, &Callbacks::on_peer_closed, cid);
+      fire(e, &Callbacks::on_closed, cid, why);
+      unbusy(e);
+      return;
+    }
+    const std::uint64_t dl = e.conn->next_deadline();
+    if (dl == UINT64_MAX) {
+      conn_wheel.cancel(e.timer);
+    } else {
+      conn_wheel.schedule(e.timer, dl);
+    }
+    // Callbacks may re-enter the Stack and close this connection: re-check before each.
+    auto alive = [&] { return e.live && e.gen == gen; };
+    if (ev & tcp::event::kConnected) {
+      fire(e, passive ? &Callbacks::on_accepted : &Callbacks::on_connected, cid);
+    }
+    if (alive() && (ev & tcp::event::kReadable)) fire(e, &Callbacks::on_readable, cid);
+    if (alive() && (ev & tcp::event::kWritable)) fire(e, &Callbacks::on_writable, cid);
+    if (alive() && (ev & tcp::event::kPeerFin)) fire(e, &Callbacks::on_peer_closed, cid);
+  }
+
+  // Runs op on a live connection, draining a full OutQueue as Connection asks.
+  template <class Op>
+  auto with_conn(ConnEntry& e, Op&& op) {
+    auto r = op(*e.conn);
+    while (out.size == tcp::OutQueue::kCapacity) {
+      drain(e);
+      e.conn->flush(now);
+    }
+    sync(e);
+    return r;
+  }
+
+  // ---- input paths ----
+  void on_timewait_segment(TwEntry& t, const wire::SegmentView& v) {
+    ++ctr.InSegs;
+    tw::TwSegment s;
+    s.seq = v.seq;
+    s.ack = v.ack;
+    s.payload_len = static_cast<std::uint32_t>(v.payload.size());
+    s.syn = v.flags & wire::tcp_flags::kSyn;
+    s.ack_flag = v.flags & wire::tcp_flags::kAck;
+    s.fin = v.flags & wire::tcp_flags::kFin;
+    s.rst = v.flags & wire::tcp_flags::kRst;
+    s.has_ts = v.options.ts.has_value();
+    if (s.has_ts) {
+      s.tsval = v.options.ts->tsval;
+      s.tsecr = v.options.ts->tsecr;
+    }
+    tw::TwVerdict vd = tw::timewait_process(t.st, s, policy, now);
+    if (vd.action == tw::TwAction::kSynReopen) {
+      if (const Listener* l = find_listener(v.dst_port)) {
+        bump(vd.counters);
+        const Listener copy = *l;
+        kill_tw(t);
+        passive_open(v, copy, vd.isn, /*via_timewait=*/true);
+        return;
+      }
+      vd = tw::timewait_syn_without_listener(vd);
+    }
+    bump(vd.counters);
+    switch (vd.action) {
+      case tw::TwAction::kDrop:
+        break;
+      case tw::TwAction::kSendAck: {
+        const tw::TwAck a = tw::ack_reply(t.st, now);
+        wire::TcpOptions o;
+        if (a.has_ts) o.ts = wire::TcpTimestamps{a.tsval, a.tsecr};
+        transmit(t.key, a.seq, a.ack, wire::tcp_flags::kAck, a.win, o, nullptr, nullptr);
+        ++ctr.OutSegs;
+        break;
+      }
+      case tw::TwAction::kKillAndRst: {
+        const tw::TwRst r = tw::rst_reply(s);
+        transmit(t.key, r.seq, r.ack,
+                 static_cast<std::uint8_t>(wire::tcp_flags::kRst |
+                                           (r.ack_flag ? wire::tcp_flags::kAck : 0)),
+                 0, {}, nullptr, nullptr);
+        ++ctr.OutSegs;
+        ++ctr.OutRsts;
+        kill_tw(t);
+        return;
+      }
+      case tw::TwAction::kKill:
+        kill_tw(t);
+        return;
+      case tw::TwAction::kSynReopen:
+        break;  // replaced above
+    }
+    std::uint64_t rearm = vd.rearm ? vd.rearm_us : 0;
+    if (vd.recycle_remember_peer) {
+      if (auto* p = peers.find(flow::PeerAddrV4{t.key.remote_addr}, now)) {
+        tw::PeerStamp ps{p->ts.ts_recent, p->ts.ts_stamp_s};
+        if (tw::recycle_remember(ps, t.st.ts_recent, t.st.ts_recent_stamp_s, now, policy)) {
+          p->ts.ts_recent = ps.ts;
+          p->ts.ts_stamp_s = ps.ts_stamp_s;
+          p->ts.updated_us = now;
+        }
+        rearm = vd.recycled_rearm_us;
+      }
+    }
+    if (rearm != 0) tw_wheel.schedule(t.timer, now + rearm);
+  }
+
+  struct Listener {
+    std::uint16_t port = 0;
+    Callbacks cb;
+  };
+  const Listener* find_listener(std::uint16_t port) const {
+    for (const Listener& l : listeners) {
+      if (l.port == port) return &l;
+    }
+    return nullptr;
+  }
+
+  void passive_open(const wire::SegmentView& v, const Listener& l, std::uint32_t isn,
+                    bool via_timewait) {
+    const FlowKey k{v.dst_addr, v.src_addr, v.dst_port, v.src_port};
+    if (policy.recycle && !via_timewait) {
+      const auto* p = peers.peek(flow::PeerAddrV4{v.src_addr});
+      tw::PeerStamp ps;
+      if (p != nullptr) ps = {p->ts.ts_recent, p->ts.ts_stamp_s};
+      const auto vr =
+          tw::recycle_syn_acceptable(p ? &ps : nullptr, v.options.ts.has_value(),
+                                     v.options.ts ? v.options.ts->tsval : 0, false, now, policy);
+      if (vr == tw::RecycleSynVerdict::kDrop) {
+        ++ctr.InSegs;
+        ++ext.PAWSPassive;
+        return;
+      }
+    }
+    ConnEntry* e = alloc_conn(k);
+    if (e == nullptr) {
+      ++ctr.InSegs;
+      ++ext.ListenDrops;
+      return;
+    }
+    e->passive = true;
+    e->cb = l.cb;
+    if (table.insert(e) != flow::InsertResult::kInserted) {
+      ++ctr.InSegs;
+      ++ext.ListenDrops;
+      free_conn(*e);
+      return;
+    }
+    const tcp::Segment seg = tcp::from_view(v);
+    const std::uint32_t iss = isn != 0 ? isn : isn_for(k);
+    const bool ok = with_conn(
+        *e, [&](tcp::Connection& c) { return c.accept_syn(seg, iss, ts_offset_for(k), now); });
+    if (!ok && e->live && e->conn->state() == tcp::State::kClosed) {
+      table.erase(e);
+      free_conn(*e);
+    }
+  }
+
+  void input(std::span<const std::uint8_t> frame) {
+    const auto p = wire::parse_segment(frame);
+    if (!p) {
+      ++ext.TwtcpRxDropped;
+      if (p.error == wire::ParseError::kTcpBadChecksum) ++ext.InErrs;
+      return;
+    }
+    const wire::SegmentView& v = *p;
+    if (v.dst_addr != id.addr) {
+      ++ext.TwtcpRxDropped;
+      return;
+    }
+    const FlowKey k{v.dst_addr, v.src_addr, v.dst_port, v.src_port};
+    if (auto* h = table.find(k)) {
+      if (h->kind == flow::EntryKind::kTimeWait) {
+        on_timewait_segment(*static_cast<TwEntry*>(h), v);
+      } else {
+        auto& e = *static_cast<ConnEntry*>(h);
+        const tcp::Segment seg = tcp::from_view(v);
+        with_conn(e, [&](tcp::Connection& c) {
+          c.on_segment(seg, now);
+          return 0;
+        });
+      }
+      return;
+    }
+    const bool syn_only =
+        (v.flags & (wire::tcp_flags::kSyn | wire::tcp_flags::kAck | wire::tcp_flags::kRst)) ==
+        wire::tcp_flags::kSyn;
+    if (syn_only) {
+      if (const Listener* l = find_listener(v.dst_port)) {
+        const Listener copy = *l;
+        passive_open(v, copy, 0, false);
+        return;
+      }
+    }
+    ++ctr.InSegs;
+    send_rst_for(v);
+  }
+
+  void advance() {
+    conn_wheel.advance(now, [&](timer::Timer& t) {
+      ConnEntry& e = timer::owner_of(t, &ConnEntry::timer);
+      with_conn(e, [&](tcp::Connection& c) {
+        c.on_timer(now);
+        return 0;
+      });
+    });
+    tw_wheel.advance(now, [&](timer::Timer& t) {
+      TwEntry& e = timer::owner_of(t, &TwEntry::timer);
+      if (policy.tw_counted_at_expiry) {
+        const std::uint64_t len = e.st.recycle_timeout_ms != 0
+                                      ? std::uint64_t{e.st.recycle_timeout_ms} * 1000
+                                      : policy.timewait_len_us;
+        tw::TwCounters c;
+        c.add(tw::tw_expiry_counter(len, policy));
+        bump(c);
+      }
+      kill_tw(e);
+    });
+  }
+
+  ConnectResult connect(std::uint32_t raddr, std::uint16_t rport, ConnectOptions& o) {
+    if (raddr == 0 || rport == 0) return {0, kEinval};
+    auto probe = [&](const FlowKey& k, bool explicit_port) {
+      auto* h = table.find(k);
+      if (h == nullptr) return ports::TupleState::kFree;
+      if (h->kind == flow::EntryKind::kTimeWait &&
+          tw::tw_reuse_allowed(static_cast<TwEntry*>(h)->st, policy, now, explicit_port)) {
+        return ports::TupleState::kTimeWaitReusable;
+      }
+      return ports::TupleState::kBusy;
+    };
+    ports::PortResult r =
+        o.local_port != 0 ? ports.pick_explicit(FlowKey{id.addr, raddr, o.local_port, rport}, probe)
+                          : ports.pick_ephemeral(id.addr, raddr, rport, probe, o.port_range);
+    if (!r) return {0, kEaddrnotavail};
+    const FlowKey k{id.addr, raddr, r.pick.port, rport};
+    ConnEntry* e = alloc_conn(k);
+    if (e == nullptr) return {0, kEnobufs};
+    std::uint32_t iss = 0;
+    if (r.pick.took_over_timewait) {
+      auto* t = static_cast<TwEntry*>(table.find(k));
+      // The SYN-ACK overwrites ts_recent in SYN-SENT, so only write_seq is observable here.
+      iss = tw::reuse_inherit(t->st).write_seq;
+      if (!table.replace(t, e)) {
+        free_conn(*e);
+        return {0, kEnobufs};
+      }
+      free_tw(*t);
+      ++ext.TWRecycled;
+    } else if (table.insert(e) != flow::InsertResult::kInserted) {
+      free_conn(*e);
+      return {0, kEnobufs};
+    } else {
+      iss = isn_for(k);
+    }
+    e->cb = std::move(o.callbacks);
+    const ConnId cid = make_id(*e);
+    with_conn(*e, [&](tcp::Connection& c) {
+      c.connect(iss, ts_offset_for(k), now);
+      return 0;
+    });
+    return {cid, 0};
+  }
+
+  Config cfg;
+  Identity id;
+  TxSink& tx;
+  tcp::Params params;
+  tw::TimeWaitPolicy policy;
+  EffectivePolicy eff;
+  tcp::Counters ctr;
+  StackCounters ext;  // the counters lib/tcp does not keep
+  tcp::OutQueue out;
+  flow::FlowTable<FlowKey> table;
+  // The table's QSBR domain with this stack as its only reader. Entries are freed at once
+  // after erase: the only reader is this thread, which holds no entry pointer across an
+  // input()/advance() call. A multi-lcore stack would retire them through flow::Limbo.
+  flow::Domain epoch;
+  flow::Reader reader;
+  timer::TimerWheel conn_wheel;
+  timer::TimerWheel tw_wheel;
+  ports::PortAllocator ports;
+  flow::PeerTable<> peers;
+  std::vector<std::unique_ptr<ConnEntry>> conns;
+  std::vector<std::uint32_t> conn_free;
+  std::size_t conn_live = 0;
+  std::unique_ptr<TwEntry[]> tws;
+  std::vector<std::uint32_t> tw_free;
+  std::size_t tw_cap = 0;
+  std::vector<Listener> listeners;
+  ports::SipKey isn_key, ts_key;
+  std::uint64_t now = 0;
+  std::uint16_t ip_id = 0;
+  std::unique_ptr<std::array<std::uint8_t, kTxBufSize>> txbuf;
+};
+
+Stack::Stack(const Config& cfg, const Identity& id, TxSink& tx, std::uint64_t now_us)
+    : impl_(std::make_unique<Impl>(cfg, id, tx, now_us)) {}
+
+Stack::~Stack() {
+  // Connections' and TW entries' timers must leave the wheels before the wheels go.
+  for (auto& e : impl_->conns) impl_->conn_wheel.cancel(e->timer);
+  for (std::size_t i = 0; i < impl_->tw_cap; ++i) impl_->tw_wheel.cancel(impl_->tws[i].timer);
+}
+
+void Stack::input(std::span<const std::uint8_t> frame, std::uint64_t now_us) {
+  impl_->now = std::max(impl_->now, now_us);
+  impl_->reader.quiescent();
+  impl_->input(frame);
+}
+
+void Stack::advance(std::uint64_t now_us) {
+  impl_->now = std::max(impl_->now, now_us);
+  impl_->reader.quiescent();
+  impl_->advance();
+}
+
+std::uint64_t Stack::next_wakeup() const noexcept {
+  return std::min(impl_->conn_wheel.next_expiry_hint(), impl_->tw_wheel.next_expiry_hint());
+}
+
+bool Stack::listen(std::uint16_t port, ListenerCallbacks callbacks) {
+  if (port == 0 || impl_->find_listener(port) != nullptr) return false;
+  impl_->listeners.push_back(Impl::Listener{port, std::move(callbacks)});
+  (void)impl_->ports.mark_bound(port);
+  return true;
+}
+
+ConnectResult Stack::connect(std::uint32_t remote_addr, std::uint16_t remote_port,
+                             ConnectOptions options) {
+  return impl_->connect(remote_addr, remote_port, options);
+}
+
+std::size_t Stack::send(ConnId id, std::span<const std::uint8_t> data) {
+  ConnEntry* e = impl_->lookup_id(id);
+  if (e == nullptr) return 0;
+  return impl_->with_conn(*e, [&](tcp::Connection& c) { return c.send(data, impl_->now); });
+}
+
+std::size_t Stack::recv(ConnId id, std::span<std::uint8_t> out) {
+  ConnEntry* e = impl_->lookup_id(id);
+  if (e == nullptr) return 0;
+  return impl_->with_conn(*e, [&](tcp::Connection& c) { return c.recv(out, impl_->now); });
+}
+
+namespace {
+template <class F>
+bool call(Stack::Impl& im, ConnId id, F&& f) {
+  ConnEntry* e = im.lookup_id(id);
+  if (e == nullptr) return false;
+  im.with_conn(*e, [&](tcp::Connection& c) {
+    f(c);
+    return 0;
+  });
+  return true;
+}
+}  // namespace
+
+bool Stack::shutdown(ConnId id) {
+  return call(*impl_, id, [&](tcp::Connection& c) { c.shutdown_write(impl_->now); });
+}
+bool Stack::close(ConnId id) {
+  return call(*impl_, id, [&](tcp::Connection& c) { c.close(impl_->now); });
+}
+bool Stack::abort(ConnId id) {
+  return call(*impl_, id, [&](tcp::Connection& c) { c.abort(impl_->now); });
+}
+bool Stack::close_linger0(ConnId id) {
+  return call(*impl_, id, [&](tcp::Connection& c) { c.close_linger0(impl_->now); });
+}
+
+StackCounters Stack::counters() const {
+  StackCounters s = impl_->ext;
+  const tcp::Counters& c = impl_->ctr;
+  s.ActiveOpens = c.ActiveOpens;
+  s.PassiveOpens = c.PassiveOpens;
+  s.AttemptFails = c.AttemptFails;
+  s.EstabResets = c.EstabResets;
+  s.InSegs = c.InSegs;
+  s.OutSegs = c.OutSegs;
+  s.RetransSegs = c.RetransSegs;
+  s.OutRsts = c.OutRsts;
+  s.PAWSEstab = c.PAWSEstab;
+  s.TCPChallengeACK = c.TCPChallengeACK;
+  s.TCPSYNChallenge = c.TCPSYNChallenge;
+  s.TCPACKSkippedPAWS = c.TCPACKSkippedPAWS;
+  s.TCPACKSkippedSeq = c.TCPACKSkippedSeq;
+  s.TCPACKSkippedChallenge = c.TCPACKSkippedChallenge;
+  s.TCPAbortOnData = c.TCPAbortOnData;
+  s.TCPAbortOnClose = c.TCPAbortOnClose;
+  s.TCPAbortOnTimeout = c.TCPAbortOnTimeout;
+  s.TCPOFODrop = c.TCPOFODrop;
+  s.CurrEstab = 0;
+  for (const auto& e : impl_->conns) {
+    if (e->live && (e->conn->state() == tcp::State::kEstablished ||
+                    e->conn->state() == tcp::State::kCloseWait)) {
+      ++s.CurrEstab;
+    }
+  }
+  return s;
+}
+
+std::size_t Stack::timewait_count() const noexcept {
+  return impl_->tw_cap - impl_->tw_free.size();
+}
+std::size_t Stack::connection_count() const noexcept {
+  return impl_->conn_live;
+}
+
+std::uint16_t Stack::local_port(ConnId id) const noexcept {
+  const ConnEntry* e = impl_->lookup_id(id);
+  return e == nullptr ? 0 : e->key.local_port;
+}
+std::uint32_t Stack::iss(ConnId id) const noexcept {
+  const ConnEntry* e = impl_->lookup_id(id);
+  return e == nullptr ? 0 : e->conn->tcb().iss;
+}
+std::uint32_t Stack::snd_nxt(ConnId id) const noexcept {
+  const ConnEntry* e = impl_->lookup_id(id);
+  return e == nullptr ? 0 : e->conn->tcb().snd_nxt;
+}
+
+double Stack::timewait_entry_bytes(const Config& cfg) noexcept {
+  // Entry + its free-list index + the flow table's bytes per entry of capacity (buckets of
+  // 64 bytes, capacity * 10 / 49 of them), with the pool sized to the table.
+  const double cap = cfg.flow_table_capacity > 0 ? cfg.flow_table_capacity : 1;
+  const double buckets =
+      std::max(1.0, static_cast<double>(static_cast<std::size_t>(cap) * 10 / 49));
+  return static_cast<double>(sizeof(TwEntry) + sizeof(std::uint32_t)) + buckets * 64.0 / cap;
+}
+
+}  // namespace twtcp
