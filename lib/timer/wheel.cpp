@@ -50,6 +50,7 @@ TimerWheel::~TimerWheel() {
   auto disarm = [](Timer* t) { t->wheel_ = nullptr; };
   firing_.clear_and_dispose(disarm);
   overdue_.clear_and_dispose(disarm);
+  run_.clear_and_dispose(disarm);
   for (Level& lv : levels_) {
     for (uint32_t i = 0; i < slots_; ++i) lv.slot[i].clear_and_dispose(disarm);
   }
@@ -95,7 +96,24 @@ uint64_t TimerWheel::next_event_tick() const noexcept {
   return best;
 }
 
-void TimerWheel::process_tick(uint64_t t) noexcept {
+// Bounded so that the check stays cheap (and in cache) next to the relink it may save;
+// a longer slot is cascaded as usual.
+constexpr size_t kMaxRun = 256;
+
+bool TimerWheel::can_run(const List& l, uint64_t t) const noexcept {
+  for (uint64_t w : levels_[0].summary) {
+    if (w != 0) return false;
+  }
+  uint64_t prev = t;
+  size_t n = 0;
+  for (const Timer& x : l) {
+    if (x.tick_ < prev || x.tick_ - t >= slots_ || ++n > kMaxRun) return false;
+    prev = x.tick_;
+  }
+  return true;
+}
+
+void TimerWheel::process_tick(uint64_t t, uint64_t target) noexcept {
   auto take = [](Level& lv, uint32_t idx) {
     const uint64_t bit = uint64_t{1} << (idx & 63);
     if ((lv.word[idx >> 6] & bit) == 0) return false;
@@ -111,14 +129,30 @@ void TimerWheel::process_tick(uint64_t t) noexcept {
     const uint32_t idx = static_cast<uint32_t>(t >> shift) & mask_;
     Level& lv = levels_[l];
     if (!take(lv, idx)) continue;
+    if (l == 1 && target - t >= mask_ && run_.empty() && can_run(lv.slot[idx], t)) {
+      run_.splice(run_.end(), lv.slot[idx]);
+      continue;
+    }
     // Detach first: a parked (beyond-the-top) timer may be re-placed into this slot.
     List moving;
     moving.splice(moving.end(), lv.slot[idx]);
+    // Most cascaded timers land in level 0 (always, from level 1), where place()'s level
+    // arithmetic is not needed; level 0's arrays are hoisted out of the loop.
+    List* const slot0 = levels_[0].slot.get();
+    uint64_t* const word0 = levels_[0].word.data();
+    uint64_t* const summary0 = levels_[0].summary.data();
     while (!moving.empty()) {
       Timer& x = moving.front();
       moving.pop_front();
       prefetch_second(moving);
-      place(x, t);
+      if (x.tick_ - t < slots_) {
+        const uint32_t i = static_cast<uint32_t>(x.tick_) & mask_;
+        slot0[i].push_back(x);
+        word0[i >> 6] |= uint64_t{1} << (i & 63);
+        summary0[i >> 12] |= uint64_t{1} << ((i >> 6) & 63);
+      } else {
+        place(x, t);
+      }
     }
   }
   now_tick_ = t;
@@ -147,7 +181,8 @@ void TimerWheel::process_tick(uint64_t t) noexcept {
 uint64_t TimerWheel::next_expiry_hint() const noexcept {
   if (count_ == 0) return kNone;
   if (!firing_.empty() || !overdue_.empty()) return now_tick_ * tick_us_;
-  const uint64_t t = next_event_tick();
+  uint64_t t = next_event_tick();
+  if (!run_.empty() && run_.front().tick_ < t) t = run_.front().tick_;
   if (t == kNone || t > kNone / tick_us_) return kNone;
   return t * tick_us_;
 }

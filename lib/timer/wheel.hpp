@@ -38,7 +38,16 @@
 // A time jump costs O(slots visited + timers moved or fired), not O(ticks): advance()
 // finds the next non-empty slot of every level with per-level occupancy bitmaps and
 // jumps straight to it; only timers parked beyond the top level are touched once per
-// top-level rotation crossed.
+// top-level rotation crossed. Within one level-0 rotation it only scans level 0's bitmap.
+//
+// Direct firing: when advance() reaches a level-1 slot and the whole level-0 rotation it
+// covers is due, level 0 is empty, and the slot's list is short and already in tick order
+// (timers armed with a constant delay, e.g. TIME_WAIT, arrive that way), the list is not
+// relinked into level-0 slots: it becomes run_ and is fired from its head, merged with
+// level 0 (which only callbacks can refill by then). Sparse timers each had a level-0
+// slot to themselves, so the relink and the per-slot visit were most of their cost.
+// Firing order and ticks are exactly as with the relink (tests/timer compares stepped,
+// jumped and max_fire-cut runs).
 //
 // Not thread-safe: one wheel per lcore (run to completion). Times must stay below 2^63 us.
 #pragma once
@@ -216,10 +225,55 @@ class TimerWheel {
   // A slot's timers sit wherever their objects live, so walking a big list is a chain
   // of cache misses. Unlinking the front already loads the second node; fetching the
   // third now overlaps its miss with the work on the current one.
+  // Branch-free: on a list of fewer than two nodes this prefetches the list head, which
+  // is harmless.
   static void prefetch_second(const List& l) noexcept {
     auto it = l.begin();
-    if (it == l.end() || ++it == l.end()) return;
-    __builtin_prefetch(&*it, 1);
+    ++it;
+    __builtin_prefetch(it.pointed_node(), 1);
+  }
+
+  // Clears level-0 slot idx's occupancy bit (and its summary bit if the word empties).
+  void take_level0(uint32_t idx) noexcept {
+    Level& l0 = levels_[0];
+    uint64_t& w = l0.word[idx >> 6];
+    w &= ~(uint64_t{1} << (idx & 63));
+    if (w == 0) l0.summary[idx >> 12] &= ~(uint64_t{1} << ((idx >> 6) & 63));
+  }
+
+  void mark_level0(uint32_t idx) noexcept {
+    Level& l0 = levels_[0];
+    l0.word[idx >> 6] |= uint64_t{1} << (idx & 63);
+    l0.summary[idx >> 12] |= uint64_t{1} << ((idx >> 6) & 63);
+  }
+
+  // max_fire stopped advance() before run_'s tick-t timers: they, then level-0 slot t's
+  // (which come after them at that tick), go to firing_, which the next advance()
+  // drains first. now_tick_ becomes t, so nothing due at t is left behind.
+  void defer_run_front(uint64_t t) noexcept {
+    while (!run_.empty() && run_.front().tick_ == t) {
+      Timer& x = run_.front();
+      run_.pop_front();
+      firing_.push_back(x);
+    }
+    now_tick_ = t;
+    const uint32_t idx = static_cast<uint32_t>(t) & mask_;
+    const Level& l0 = levels_[0];
+    if ((l0.word[idx >> 6] >> (idx & 63) & 1) == 0) return;
+    take_level0(idx);
+    List& sl = levels_[0].slot[idx];
+    defer_due_front(sl, t);
+    if (!sl.empty()) mark_level0(idx);
+  }
+
+  // max_fire stopped advance() inside level-0 slot s at tick t: its remaining tick-t
+  // timers (a prefix of s) go to firing_, which the next advance() drains first.
+  void defer_due_front(List& s, uint64_t t) noexcept {
+    while (!s.empty() && s.front().tick_ == t) {
+      Timer& x = s.front();
+      s.pop_front();
+      firing_.push_back(x);
+    }
   }
 
   // First set bit at index >= from, or slots_ if none.
@@ -228,8 +282,13 @@ class TimerWheel {
   // process, or kNone.
   uint64_t next_event_tick() const noexcept;
   // Processes tick t (> now_tick_): cascades the higher levels whose boundary is t, then
-  // moves level 0's slot for t onto firing_. Sets now_tick_ = t.
-  void process_tick(uint64_t t) noexcept;
+  // moves level 0's slot for t onto firing_. Sets now_tick_ = t. target is the tick the
+  // running advance() goes to: if the whole level-0 rotation starting at t is due by
+  // then, a level-1 slot already in tick order may become run_ instead of being cascaded.
+  void process_tick(uint64_t t, uint64_t target) noexcept;
+  // Whether level-1 slot list l can be fired as it stands from tick t on: short, in
+  // tick order, all within [t, t + mask_], and level 0 holds nothing that could tie.
+  bool can_run(const List& l, uint64_t t) const noexcept;
 
   WheelGeometry geometry_;
   uint64_t tick_us_;
@@ -244,6 +303,11 @@ class TimerWheel {
   size_t count_ = 0;
   List firing_;   // due, not fired yet (max_fire stopped the previous advance)
   List overdue_;  // scheduled at or before now_tick_; joins firing_ at the next advance
+  // Timers of one level-1 slot, in tick order, all due within the current level-0
+  // rotation, which advance() fires merged with level 0 instead of relinking each into a
+  // level-0 slot first (with sparse timers, nearly every one has a slot to itself and
+  // that cascade was half the expiry cost). Empty outside such a rotation.
+  List run_;
 };
 
 inline Timer::~Timer() {
@@ -255,6 +319,9 @@ size_t TimerWheel::advance(uint64_t now_us, F&& on_expire, size_t max_fire) {
   const uint64_t target = now_us / tick_us_;
   size_t fired = 0;
   firing_.splice(firing_.end(), overdue_);
+  // Level 0's arrays are never reallocated after construction.
+  List* const slot0 = levels_[0].slot.get();
+  const uint64_t* const word0 = levels_[0].word.data();
   for (;;) {
     while (!firing_.empty()) {
       if (fired >= max_fire) return fired;
@@ -267,12 +334,103 @@ size_t TimerWheel::advance(uint64_t now_us, F&& on_expire, size_t max_fire) {
       on_expire(t);
     }
     if (now_tick_ >= target) return fired;
-    const uint64_t next = count_ == 0 ? kNone : next_event_tick();
+    if (count_ == 0) {
+      now_tick_ = target;
+      return fired;
+    }
+    if (levels_.size() > 1) {
+      // Fast path. Between two multiples of slots_ no higher level cascades, so the events
+      // up to the end of the current level-0 rotation are the set bits of level 0's
+      // bitmap, in index order, merged with run_ (a level-1 slot taken whole, in tick
+      // order; see process_tick()): no per-level search, no cascade check.
+      const uint64_t last = now_tick_ | mask_;  // last tick before the next cascade point
+      const uint64_t limit = last < target ? last : target;
+      uint64_t from = now_tick_ + 1;  // first tick whose level-0 slot is not processed
+      for (;;) {
+        // run_ lies within this rotation and only exists when all of it is due, so its
+        // front is at or before limit. At equal ticks run_ goes first: its timers reached
+        // tick t at the cascade, before any callback could add to level-0 slot t.
+        const uint64_t rt = run_.empty() ? kNone : run_.front().tick_;
+        const uint64_t stop = rt < limit ? rt : limit;
+        uint64_t t = kNone;
+        uint32_t i = 0;
+        if (from <= stop) {
+          // Callbacks may set bits ahead of us (never behind: see below), so re-read.
+          // [from, stop] is inside one rotation: slot indices [lo, hi], no wrap.
+          const uint32_t lo = static_cast<uint32_t>(from) & mask_;
+          const uint32_t hi = static_cast<uint32_t>(stop) & mask_;
+          uint64_t bits = word0[lo >> 6] & (~uint64_t{0} << (lo & 63));
+          if (bits != 0) {
+            i = (lo & ~63u) + static_cast<uint32_t>(std::countr_zero(bits));
+          } else if ((lo >> 6) == (hi >> 6)) {
+            i = slots_;
+          } else if (const uint32_t nw = (lo >> 6) + 1; (bits = word0[nw]) != 0) {
+            // Sparse timers (one per ~64 ticks) are usually in the next word, and run_'s
+            // next timer usually bounds the search within it: no summary walk.
+            i = (nw << 6) + static_cast<uint32_t>(std::countr_zero(bits));
+          } else if (nw == (hi >> 6)) {
+            i = slots_;
+          } else {
+            i = find_from(levels_[0], lo);  // slots_ if none: > any index
+          }
+          if (i <= hi) t = from + (i - lo);
+        }
+        if (rt <= stop && (t == kNone || rt <= t)) {
+          // run_'s front is next (ties with level 0 included, as said above).
+          if (fired >= max_fire) {
+            defer_run_front(rt);
+            return fired;
+          }
+          now_tick_ = rt;
+          from = rt;  // level-0 slot rt (if any) is processed after run_'s tick-rt timers
+          Timer& x = run_.front();
+          run_.pop_front();
+          prefetch_second(run_);
+          x.wheel_ = nullptr;
+          --count_;
+          ++fired;
+          on_expire(x);
+          continue;
+        }
+        if (t == kNone) break;
+        now_tick_ = t;
+        take_level0(i);
+        // Fire straight from the slot rather than splicing it onto firing_ first. A
+        // callback cannot add to the front of this list: a deadline at tick <= t goes to
+        // overdue_, and one that hashes here (t + slots_) is pushed at the back, so the
+        // run of tick-t timers at the front is exactly what is due, in order.
+        List& sl = slot0[i];
+        while (!sl.empty()) {
+          Timer& x = sl.front();
+          if (x.tick_ != t) {
+            // Pushed by a callback for t + slots_ (possibly while run_ fired at tick t,
+            // before take_level0() above cleared the bit): keep the slot visible.
+            mark_level0(i);
+            break;
+          }
+          if (fired >= max_fire) {
+            defer_due_front(sl, t);
+            if (!sl.empty()) mark_level0(i);
+            return fired;
+          }
+          sl.pop_front();
+          prefetch_second(sl);
+          x.wheel_ = nullptr;
+          --count_;
+          ++fired;
+          on_expire(x);
+        }
+        from = t + 1;
+      }
+      now_tick_ = limit;  // nothing else due in this rotation up to limit
+      if (limit == target) return fired;
+    }
+    const uint64_t next = next_event_tick();
     if (next > target) {
       now_tick_ = target;
       return fired;
     }
-    process_tick(next);
+    process_tick(next, target);
   }
 }
 

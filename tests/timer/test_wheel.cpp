@@ -438,6 +438,142 @@ TEST(TimerWheel, OneMillionTimersFireExactlyOnceAtTheirTick) {
   EXPECT_TRUE(std::all_of(count.begin(), count.end(), [](uint8_t c) { return c == 1; }));
 }
 
+// The order timers fire in, and the tick they fire at, must not depend on how time is
+// advanced. Stepping one tick at a time never lets a whole level-0 rotation be due at a
+// cascade, so it is the reference; one long jump lets advance() fire level-1 slots
+// that are in tick order straight from the slot (run_); max_fire cuts that run at
+// arbitrary points. Deadlines sit on a coarse grid so that ties between cascaded timers,
+// timers scheduled straight into level 0 and timers added by callbacks are frequent.
+struct Fired {
+  int id;
+  uint64_t tick;
+  friend bool operator==(const Fired&, const Fired&) = default;
+};
+
+std::vector<Fired> RunScenario(WheelGeometry g, uint64_t seed, int mode) {
+  TimerWheel w(g, 0);
+  constexpr size_t kItems = 400;
+  std::vector<Item> items(kItems);
+  for (size_t i = 0; i < kItems; ++i) items[i].id = static_cast<int>(i);
+  std::mt19937_64 rng(seed);
+  const uint64_t span = 6ull * g.slots * g.slots / 5;  // ticks: several level-1 slots
+  auto on_grid = [&](uint64_t t) { return t - t % 5 + 5; };
+  // Sorted deadlines (slots in tick order: the direct-fire path), a few random ones
+  // (slots out of order: the relink path) and some due within the first rotation.
+  std::vector<uint64_t> sorted(300);
+  for (auto& d : sorted) d = on_grid(rng() % span);
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < 300; ++i) w.schedule(items[i].timer, sorted[i] * g.tick_us);
+  for (size_t i = 300; i < 350; ++i) w.schedule(items[i].timer, on_grid(rng() % span) * g.tick_us);
+  for (size_t i = 350; i < 380; ++i) {
+    w.schedule(items[i].timer, on_grid(rng() % g.slots) * g.tick_us);
+  }
+  std::vector<Fired> out;
+  std::mt19937_64 cb_rng(seed + 1);  // consumed only in callbacks: same sequence if same order
+  auto cb = [&](Timer& t) {
+    out.push_back({owner(t).id, w.now_tick()});
+    const uint64_t now = w.now_tick();
+    switch (cb_rng() % 8) {
+      case 0:  // re-arm itself, often onto a tick other timers are due at
+        w.schedule(t, on_grid(now + cb_rng() % (2 * g.slots)) * g.tick_us);
+        break;
+      case 1:  // cancel another (maybe one waiting in the same cascaded slot)
+        w.cancel(items[cb_rng() % kItems].timer);
+        break;
+      case 2:  // (re)schedule another, maybe at this very rotation
+        w.schedule(items[380 + cb_rng() % 20].timer, on_grid(now + cb_rng() % g.slots) * g.tick_us);
+        break;
+      case 3:  // move a not yet fired timer
+        w.schedule(items[cb_rng() % 350].timer, on_grid(now + cb_rng() % span) * g.tick_us);
+        break;
+      default:
+        break;
+    }
+  };
+  const uint64_t end = 3 * span;
+  if (mode == 0) {
+    for (uint64_t tk = 1; tk <= end; ++tk) w.advance(tk * g.tick_us, cb);
+  } else if (mode == 1) {
+    w.advance(end * g.tick_us, cb);
+  } else {
+    std::mt19937_64 cut(seed + 2);
+    while (w.advance(end * g.tick_us, cb, 1 + cut() % 3) != 0) {
+    }
+  }
+  EXPECT_EQ(w.size(), 0u);
+  return out;
+}
+
+TEST(TimerWheel, FiringOrderIsTheSameWhetherSteppedJumpedOrCutByMaxFire) {
+  for (uint32_t levels = 2; levels <= 3; ++levels) {
+    for (uint64_t seed = 1; seed <= 6; ++seed) {
+      WheelGeometry g;
+      g.slots = 64;
+      g.levels = levels;
+      g.tick_us = 1 + seed % 2;
+      const auto stepped = RunScenario(g, seed, 0);
+      ASSERT_GE(stepped.size(), 380u);
+      for (size_t k = 1; k < stepped.size(); ++k) ASSERT_LE(stepped[k - 1].tick, stepped[k].tick);
+      EXPECT_EQ(RunScenario(g, seed, 1), stepped) << "levels " << levels << " seed " << seed;
+      EXPECT_EQ(RunScenario(g, seed, 2), stepped) << "levels " << levels << " seed " << seed;
+    }
+  }
+}
+
+// Timers scheduled in deadline order (the TIME_WAIT pattern) and fired by one long jump:
+// each level-1 slot is fired straight from its list; a callback adding a timer at a tick
+// a cascaded timer is also due at must fire after it, and one cancelled from a callback
+// while still waiting in that list must not fire.
+TEST(TimerWheel, LongJumpOverSortedLevelOneSlotsKeepsTickAndCascadeOrder) {
+  TimerWheel w({}, 0);
+  std::vector<Item> items(6);
+  for (size_t i = 0; i < items.size(); ++i) items[i].id = static_cast<int>(i);
+  // All beyond level 0 (4096 ticks), in one level-1 slot [8192, 12288), in order.
+  w.schedule(items[0].timer, 9000 * kMs);
+  w.schedule(items[1].timer, 9000 * kMs);
+  w.schedule(items[2].timer, 9500 * kMs);
+  w.schedule(items[3].timer, 10000 * kMs);
+  std::vector<std::pair<int, uint64_t>> order;
+  w.advance(60'000 * kMs, [&](Timer& t) {
+    const int id = owner(t).id;
+    order.emplace_back(id, w.now_tick());
+    if (id == 0) {
+      w.schedule(items[4].timer, 9500 * kMs);  // ties with item 2: fires after it
+      w.cancel(items[3].timer);                // still waiting in the cascaded slot
+    }
+    if (id == 4) w.schedule(items[5].timer, 9500 * kMs + 1);  // next tick
+  });
+  const std::vector<std::pair<int, uint64_t>> want = {
+      {0, 9000}, {1, 9000}, {2, 9500}, {4, 9500}, {5, 9501}};
+  EXPECT_EQ(order, want);
+  EXPECT_EQ(w.size(), 0u);
+  EXPECT_FALSE(items[3].timer.armed());
+}
+
+// max_fire stopping inside a directly fired level-1 slot leaves the rest, and a level-0
+// timer at the same tick, to fire first and in order on the next call.
+TEST(TimerWheel, MaxFireInsideADirectlyFiredSlotResumesInOrder) {
+  TimerWheel w({}, 0);
+  std::vector<Item> items(5);
+  for (size_t i = 0; i < items.size(); ++i) items[i].id = static_cast<int>(i);
+  w.schedule(items[0].timer, 9000 * kMs);
+  w.schedule(items[1].timer, 9000 * kMs);
+  w.schedule(items[2].timer, 9000 * kMs);
+  w.schedule(items[3].timer, 9100 * kMs);
+  std::vector<int> order;
+  auto cb = [&](Timer& t) {
+    const int id = owner(t).id;
+    order.push_back(id);
+    if (id == 0) w.schedule(items[4].timer, 9100 * kMs);  // level 0, ties with item 3
+  };
+  EXPECT_EQ(w.advance(60'000 * kMs, cb, 1), 1u);
+  EXPECT_EQ(w.next_expiry_hint(), 9000 * kMs);
+  EXPECT_EQ(w.advance(60'000 * kMs, cb, 1), 1u);
+  EXPECT_EQ(w.advance(60'000 * kMs, cb), 3u);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(w.size(), 0u);
+}
+
 // Random operations, including from inside callbacks, against a model of which timers
 // are armed and when they are due.
 void RandomAgainstModel(WheelGeometry g, uint64_t seed) {
