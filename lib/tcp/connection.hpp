@@ -23,6 +23,7 @@
 #include "timewait/policy.hpp"
 #include "twtcp/config.hpp"
 #include "wire/segment.hpp"
+#include "wire/tcp.hpp"
 
 namespace twtcp::tcp {
 
@@ -40,13 +41,7 @@ enum class State : std::uint8_t {
 };
 [[nodiscard]] std::string_view to_string(State s) noexcept;
 
-namespace flags {
-inline constexpr std::uint8_t kFin = 0x01;
-inline constexpr std::uint8_t kSyn = 0x02;
-inline constexpr std::uint8_t kRst = 0x04;
-inline constexpr std::uint8_t kPsh = 0x08;
-inline constexpr std::uint8_t kAck = 0x10;
-}  // namespace flags
+namespace flags = wire::tcp_flags;
 
 // The TCP options this layer reads and writes (SACK blocks are not supported in this cut).
 struct SegOptions {
