@@ -16,9 +16,9 @@ int main(int argc, char** argv) {
   // rte_hash at 10M keys needs a few GiB of EAL memory; --no-huge backs it
   // with ordinary pages, so the figure is an upper bound on what it costs.
   std::string prefix = "twtcp-bench-" + std::to_string(getpid());
-  std::vector<std::string> eal_args = {"twtcp-microbench", "--no-huge", "--no-pci", "-m", "6144",
-                                       "--file-prefix", prefix, "--log-level", "error",
-                                       "--no-telemetry", "-l", "0"};
+  std::vector<std::string> eal_args = {
+      "twtcp-microbench", "--no-huge", "--no-pci",       "-m", "6144", "--file-prefix", prefix,
+      "--log-level",      "error",     "--no-telemetry", "-l", "0"};
   std::vector<char*> eal_argv;
   for (auto& a : eal_args) eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
