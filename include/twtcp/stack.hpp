@@ -16,6 +16,7 @@
 #include <span>
 #include <string_view>
 
+#include "twtcp/close_reason.hpp"
 #include "twtcp/config.hpp"
 
 namespace twtcp {
@@ -39,17 +40,6 @@ class TxSink {
 // A handle on a connection: slot index and generation, so a stale id (the connection closed
 // and its slot was reused) is rejected rather than acting on a stranger. 0 is never valid.
 using ConnId = std::uint64_t;
-
-// Why a connection reached CLOSED (mirrors lib/tcp's CloseReason).
-enum class CloseReason : std::uint8_t {
-  kNone,
-  kNormal,      // orderly close; also a connection that went on into TIME_WAIT
-  kPeerReset,   // RST accepted
-  kRefused,     // RST answering our SYN
-  kTimeout,     // retransmissions exhausted
-  kLocalReset,  // abort(), close() with unread data, close_linger0()
-};
-[[nodiscard]] std::string_view to_string(CloseReason r) noexcept;
 
 // Event callbacks of a connection. Unset members are skipped. Callbacks may call any Stack
 // method, including on the connection they are told about. After on_closed the id is dead.

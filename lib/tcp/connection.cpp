@@ -52,24 +52,6 @@ std::string_view to_string(State s) noexcept {
   return "?";
 }
 
-std::string_view to_string(CloseReason r) noexcept {
-  switch (r) {
-    case CloseReason::kNone:
-      return "none";
-    case CloseReason::kNormal:
-      return "normal";
-    case CloseReason::kPeerReset:
-      return "reset by peer";
-    case CloseReason::kRefused:
-      return "connection refused";
-    case CloseReason::kTimeout:
-      return "timed out";
-    case CloseReason::kLocalReset:
-      return "reset locally";
-  }
-  return "?";
-}
-
 Segment from_view(const wire::SegmentView& v) noexcept {
   Segment s;
   s.seq = v.seq;

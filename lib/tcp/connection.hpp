@@ -21,6 +21,7 @@
 #include "tcp/ring.hpp"
 #include "timewait/enter.hpp"
 #include "timewait/policy.hpp"
+#include "twtcp/close_reason.hpp"
 #include "twtcp/config.hpp"
 #include "wire/segment.hpp"
 #include "wire/tcp.hpp"
@@ -116,15 +117,7 @@ inline constexpr std::uint8_t kClosed = 0x10;     // reached CLOSED; see close_r
 inline constexpr std::uint8_t kTimeWait = 0x20;   // hand off: see timewait_request()
 }  // namespace event
 
-enum class CloseReason : std::uint8_t {
-  kNone,
-  kNormal,      // LAST_ACK's FIN ACKed, or closed before anything was sent
-  kPeerReset,   // accepted RST
-  kRefused,     // RST answering our SYN
-  kTimeout,     // retransmissions exhausted
-  kLocalReset,  // abort(), close() with unread data, close_linger0()
-};
-[[nodiscard]] std::string_view to_string(CloseReason r) noexcept;
+using CloseReason = ::twtcp::CloseReason;
 
 // Linux SNMP/netstat counters a connection bumps (nstat names). Owned by the stack and
 // shared by its connections; plain integers because a stack runs on one lcore.

@@ -279,9 +279,9 @@ struct Stack::Impl {
   }
   template <class F, class... A>
   void fire(ConnEntry& e, F Callbacks::*member, A... args) {
-    if (!(e.cb.*member)) return;
+    if (!e.cb || !(e.cb.get()->*member)) return;
     ++e.busy;
-    (e.cb.*member)(args...);
+    (e.cb.get()->*member)(args...);
     unbusy(e);
   }
 
@@ -357,10 +357,6 @@ struct Stack::Impl {
     tw_wheel.schedule(t.timer, now + r.lifetime_us);
   }
 
-  static CloseReason public_reason(tcp::CloseReason r) {
-    return static_cast<CloseReason>(static_cast<std::uint8_t>(r));
-  }
-
   // After every call into a connection: emit its segments, re-arm its timer, deliver events,
   // retire it on CLOSED / TIME_WAIT. Callbacks may re-enter the Stack (even on this
   // connection), so the entry is re-validated by generation after each of them.
@@ -371,8 +367,8 @@ struct Stack::Impl {
     const std::uint8_t ev = e.conn->take_events();
     const bool passive = e.passive;
     if (ev & (tcp::event::kClosed | tcp::event::kTimeWait)) {
-      const CloseReason why = (ev & tcp::event::kTimeWait) ? CloseReason::kNormal
-                                                           : public_reason(e.conn->close_reason());
+      const CloseReason why =
+          (ev & tcp::event::kTimeWait) ? CloseReason::kNormal : e.conn->close_reason();
       ++e.busy;
       if (ev & tcp::event::kTimeWait) {
         enter_timewait(e);
@@ -490,7 +486,7 @@ struct Stack::Impl {
 
   struct Listener {
     std::uint16_t port = 0;
-    Callbacks cb;
+    std::shared_ptr<const Callbacks> cb;
   };
   const Listener* find_listener(std::uint16_t port) const {
     for (const Listener& l : listeners) {
@@ -636,7 +632,7 @@ struct Stack::Impl {
     } else {
       iss = isn_for(k);
     }
-    e->cb = std::move(o.callbacks);
+    e->cb = std::make_shared<const Callbacks>(std::move(o.callbacks));
     const ConnId cid = make_id(*e);
     with_conn(*e, [&](tcp::Connection& c) {
       c.connect(iss, ts_offset_for(k), now);
@@ -704,7 +700,8 @@ std::uint64_t Stack::next_wakeup() const noexcept {
 
 bool Stack::listen(std::uint16_t port, ListenerCallbacks callbacks) {
   if (port == 0 || impl_->find_listener(port) != nullptr) return false;
-  impl_->listeners.push_back(Impl::Listener{port, std::move(callbacks)});
+  impl_->listeners.push_back(
+      Impl::Listener{port, std::make_shared<const Callbacks>(std::move(callbacks))});
   (void)impl_->ports.mark_bound(port);
   return true;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "flow/key.hpp"
@@ -22,7 +23,9 @@ using FlowHeader = flow::FlowEntryHeader<FlowKey>;
 struct ConnEntry : FlowHeader {
   std::optional<Connection> conn;
   timer::Timer timer;  // bound to conn->next_deadline()
-  Callbacks cb;
+  // Shared with the listener (or owned alone, for connect()): accepting a SYN copies a
+  // pointer, not six std::functions that may allocate.
+  std::shared_ptr<const Callbacks> cb;
   std::uint32_t slot = 0;
   std::uint32_t gen = 1;
   bool live = false;
