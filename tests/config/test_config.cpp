@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
+#include "config/presets.hpp"
 #include "twtcp/config.hpp"
 
 #ifndef TWTCP_CONFIGS_DIR
@@ -742,5 +744,32 @@ TEST(ConfigPresets, LoadgenReusesEverywhereWithWideRange) {
   EXPECT_EQ(c.kernel_model, KernelModel::V6_18);
 }
 
+}  // namespace
+}  // namespace twtcp
+
+// The presets compiled into the library are exactly the files in configs/, byte for byte, so
+// a program that loads "linux-3.10-recycle" by name gets what the user reads in the file.
+namespace twtcp {
+namespace {
+TEST(EmbeddedPresets, MatchConfigsDirectory) {
+  std::set<std::string> on_disk;
+  for (const auto& e : std::filesystem::directory_iterator(kConfigs)) {
+    if (e.path().extension() == ".conf") on_disk.insert(e.path().stem().string());
+  }
+  std::set<std::string> embedded;
+  for (const Preset& p : twtcp::presets()) {
+    embedded.insert(std::string(p.name));
+    std::ifstream in(kConfigs / (std::string(p.name) + ".conf"), std::ios::binary);
+    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(file, p.text) << p.name;
+    Config c;
+    EXPECT_TRUE(load_string(c, p.text, p.name).ok()) << p.name;
+    EXPECT_TRUE(validate(c).ok()) << p.name;
+  }
+  EXPECT_EQ(on_disk, embedded) << "add new configs/*.conf files to lib/config/meson.build";
+  ASSERT_NE(find_preset("linux-3.10-recycle"), nullptr);
+  EXPECT_EQ(find_preset("linux-3.10-recycle")->name, "linux-3.10-recycle");
+  EXPECT_EQ(find_preset("no-such-preset"), nullptr);
+}
 }  // namespace
 }  // namespace twtcp
