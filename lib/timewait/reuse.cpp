@@ -9,7 +9,9 @@ bool reuse_time_ok(const TwEntryState& tw, const TimeWaitPolicy& policy,
                    std::uint64_t now_us) noexcept {
   switch (policy.reuse_time_rule) {
     case ReuseTimeRule::kSecGt1:  // [R12] get_seconds() - tw_ts_recent_stamp > 1
-      return secs32(now_us) - tw.ts_recent_stamp_s > 1u;
+      // Signed: during a virtual clock's second 0 the stamp reads 1 (stamp_s()), and an
+      // unsigned difference would wrap to "4 billion seconds old".
+      return static_cast<std::int32_t>(secs32(now_us) - tw.ts_recent_stamp_s) > 1;
     case ReuseTimeRule::kSecGt0:  // [R11] time_after32(now_s, tw_ts_recent_stamp)
       return detail::after(secs32(now_us), tw.ts_recent_stamp_s);
     case ReuseTimeRule::kMsDelay:  // [R10] time_after32(now_ms, entry_stamp + delay)

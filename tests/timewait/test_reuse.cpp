@@ -73,6 +73,16 @@ TEST_P(TwReuseSecGt1, R12_ReusableTwoSecondTicksLater) {
   EXPECT_TRUE(tw_reuse_allowed(tw, p, 12'000 * kMs, false));
 }
 
+// A clock that starts at 0 (the simulator, a fresh DPDK run) stamps second 0 as 1; a TW
+// entered then must not look ancient (twtcp-sim's linux-3.10-reuse run found this).
+TEST_P(TwReuseSecGt1, R12_EnteredInTheFirstSecondIsNotReusableAtOnce) {
+  const TimeWaitPolicy p = reuse_on();
+  const TwEntryState tw = tw_entered_at(2 * kMs);
+  EXPECT_FALSE(tw_reuse_allowed(tw, p, 3 * kMs, false));
+  EXPECT_FALSE(tw_reuse_allowed(tw, p, 2'999 * kMs, false));
+  EXPECT_TRUE(tw_reuse_allowed(tw, p, 3'000 * kMs, false));
+}
+
 // E7a/E7b: a FIN_WAIT2 stand-in is never taken over by tcp_tw_reuse from 6.12 on; older
 // kernels only look at the timestamps.
 TEST_P(TwReuse, R13_FinWait2SubstateIsNotReusedFrom6_12) {
