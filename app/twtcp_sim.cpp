@@ -14,12 +14,14 @@ namespace {
 constexpr const char* kUsage =
     "usage: twtcp-sim --list\n"
     "       twtcp-sim --scenario NAME [--config FILE]... [--set KEY=VALUE]... [--seed N]\n"
-    "                 [--json] [--max-lines N]\n"
+    "                 [--param KEY=VALUE]... [--json] [--max-lines N]\n"
     "Runs a scenario on a virtual clock and prints its timeline (tcpdump -tt -n -S style,\n"
     "captured where the story happens), a summary and a verdict line.\n"
     "  --config FILE     replaces the scenario's preset (repeatable, later wins); applies to\n"
     "                    the host whose policy the story is about (see --list)\n"
     "  --set KEY=VALUE   on top of the preset or files (repeatable)\n"
+    "  --param KEY=VALUE scenario knobs (lossy-transfer: bytes, loss, dup, reorder in %,\n"
+    "                    delay_us)\n"
     "  --seed N          link randomness and random_seed of the stacks (default 1)\n"
     "  --json            one JSON object instead of the text output\n"
     "  --max-lines N     timeline lines to print (default 200, 0 = none)\n"
@@ -69,6 +71,12 @@ int main(int argc, char** argv) {
     } else if (arg == "--set") {
       if (!v || !*v) return fail("--set needs KEY=VALUE");
       opts.sets.emplace_back(v);
+      ++i;
+    } else if (arg == "--param") {
+      const std::string_view kv = v ? v : "";
+      const auto eq = kv.find('=');
+      if (eq == std::string_view::npos || eq == 0) return fail("--param needs KEY=VALUE");
+      opts.params.emplace_back(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
       ++i;
     } else if (arg == "--seed") {
       if (!v || !parse_u64(v, opts.seed) || opts.seed == 0) {

@@ -27,6 +27,10 @@ const std::vector<Entry>& entries() {
       {{"reuse-no-timestamps", "linux-6 + tcp_tw_reuse=1",
         "SPEC R7/E3: tw_reuse takes over TIME_WAIT only when the connection used timestamps"},
        run_reuse_no_timestamps},
+      {{"lossy-transfer", "linux-6 on both ends",
+        "bulk data both ways over links with 1% loss, duplication and reordering, checked byte "
+        "by byte (--param bytes=N loss=% dup=% reorder=% delay_us=N)"},
+       run_lossy_transfer},
   };
   return all;
 }
@@ -43,7 +47,11 @@ const std::vector<Info>& list() {
 
 Result run(std::string_view name, const Options& options) {
   for (const Entry& e : entries()) {
-    if (e.info.name == name) return e.run(options);
+    if (e.info.name != name) continue;
+    if (!options.params.empty() && name != "lossy-transfer") {
+      return failure("--param: scenario " + std::string(name) + " takes no parameters");
+    }
+    return e.run(options);
   }
   std::string known;
   for (const Entry& e : entries()) known += (known.empty() ? "" : ", ") + std::string(e.info.name);

@@ -19,6 +19,9 @@ struct Options {
   std::vector<std::string> config_files;
   std::vector<std::string> sets;
   std::uint64_t seed = 1;  // link randomness and each stack's twtcp.random_seed (if unset)
+  // Scenario knobs (--param KEY=VALUE), e.g. lossy-transfer's bytes and loss; a scenario
+  // rejects the ones it does not know.
+  std::vector<std::pair<std::string, std::string>> params;
 };
 
 struct Result {

@@ -23,7 +23,7 @@ expect_error() {  # expect_error NAME PATTERN ARGS...: exit 2, one stderr line m
 }
 
 list=$("$bin" --list)
-for s in recycle-nat port-exhaustion syn-in-timewait reuse-no-timestamps; do
+for s in recycle-nat port-exhaustion syn-in-timewait reuse-no-timestamps lossy-transfer; do
   check "--list names $s" grep -q "^$s " <<<"$list"
 done
 
@@ -61,6 +61,11 @@ expect_error "no action" 'nothing to do'
 expect_error "unknown flag" "unknown argument '--bogus'" --bogus
 expect_error "bad seed" '--seed needs' --scenario recycle-nat --seed x
 expect_error "seed zero" '--seed needs' --scenario recycle-nat --seed 0
+expect_error "param without =" '--param needs KEY=VALUE' --scenario lossy-transfer --param bytes
+expect_error "unknown param" '--param nope' --scenario lossy-transfer --param nope=1
+expect_error "param on a story without any" 'takes no parameters' --scenario recycle-nat --param bytes=1
+out=$("$bin" --scenario lossy-transfer --param bytes=300000)
+check "lossy-transfer small run is byte-exact" grep -q '^verdict: PASS lossy-transfer: both directions arrived byte-exact' <<<"$out"
 expect_error "list and scenario" 'exclude' --list --scenario recycle-nat
 
 echo "twtcp-sim CLI: $passes passed, $fails failed"

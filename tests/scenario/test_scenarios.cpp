@@ -38,7 +38,7 @@ TEST(Scenarios, ListNamesEveryStory) {
   std::vector<std::string> names;
   for (const Info& i : list()) names.emplace_back(i.name);
   EXPECT_EQ(names, (std::vector<std::string>{"recycle-nat", "port-exhaustion", "syn-in-timewait",
-                                             "reuse-no-timestamps"}));
+                                             "reuse-no-timestamps", "lossy-transfer"}));
 }
 
 TEST(Scenarios, UnknownNameAndBadConfigAreOneLineErrors) {
@@ -140,6 +140,28 @@ TEST(ReuseNoTimestamps, ReuseNeedsTimestamps) {
   EXPECT_TRUE(r.pass) << r.verdict;
   EXPECT_NE(json_member(r, "without_timestamps").find("\"successes\": 10,"), std::string::npos);
   EXPECT_NE(json_member(r, "with_timestamps").find("\"successes\": 50,"), std::string::npos);
+}
+
+// Bulk data both ways through 1% loss, duplication and reordering, byte-exact.
+TEST(LossyTransfer, BothDirectionsByteExact) {
+  Options o;
+  o.params = {{"bytes", "2000000"}};
+  const Result r = run_ok("lossy-transfer", o);
+  EXPECT_TRUE(r.pass) << r.verdict;
+  EXPECT_EQ(json_member(r, "intact"), "true");
+  EXPECT_NE(json_member(r, "client").find("\"RetransSegs\": "), std::string::npos);
+}
+
+TEST(LossyTransfer, RejectsUnknownOrBadParams) {
+  Options o;
+  o.params = {{"bytez", "1"}};
+  EXPECT_NE(run("lossy-transfer", o).error.find("--param bytez"), std::string::npos);
+  o.params = {{"loss", "80"}};
+  EXPECT_NE(run("lossy-transfer", o).error.find("percentage"), std::string::npos);
+  o.params = {{"bytes", "12x"}};
+  EXPECT_NE(run("lossy-transfer", o).error.find("not an integer"), std::string::npos);
+  o.params = {{"bytes", "1"}};
+  EXPECT_NE(run("recycle-nat", o).error.find("takes no parameters"), std::string::npos);
 }
 
 TEST(Scenarios, SameSeedSameTimelineOtherSeedStillPasses) {
