@@ -93,6 +93,15 @@ int main(int argc, char** argv) {
   std::uint32_t remote = 0, local = 0xC6120002;  // 198.18.0.2
   std::uint16_t remote_port = 0;
 
+  bool action_given = false;
+  bool local_given = false;
+  // One action per run: "--print --diff" is a mistake to report, not to guess at.
+  auto set_action = [&](Action a) -> bool {
+    if (action_given) return false;
+    action_given = true;
+    action = a;
+    return true;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&](std::string_view flag) -> const char* {
@@ -114,23 +123,31 @@ int main(int argc, char** argv) {
       const char* v = value(arg);
       if (!v) return fail("--set needs KEY=VALUE");
       if (auto r = loader.apply_set(v); !r) return fail(r.message());
-    } else if (arg == "--print") {
-      action = Action::kPrint;
-    } else if (arg == "--diff") {
-      action = Action::kDiff;
-    } else if (arg == "--list-keys") {
-      action = Action::kListKeys;
+    } else if (arg == "--print" || arg == "--diff" || arg == "--list-keys") {
+      const Action a = arg == "--print"  ? Action::kPrint
+                       : arg == "--diff" ? Action::kDiff
+                                         : Action::kListKeys;
+      if (!set_action(a)) {
+        return fail("only one of --print, --diff, --list-keys, --port-search at a time");
+      }
     } else if (arg == "--port-search") {
       const char* v = value(arg);
       if (!v || !parse_endpoint(v, remote, remote_port))
         return fail("--port-search needs A.B.C.D:PORT (port 1..65535)");
-      action = Action::kPortSearch;
+      if (!set_action(Action::kPortSearch)) {
+        return fail("only one of --print, --diff, --list-keys, --port-search at a time");
+      }
     } else if (arg == "--local") {
       const char* v = value(arg);
       if (!v || !parse_ipv4(v, local)) return fail("--local needs an IPv4 address A.B.C.D");
+      if (local_given) return fail("--local given twice");
+      local_given = true;
     } else {
       return fail("unknown argument '" + std::string(arg) + "' (see --help)");
     }
+  }
+  if (local_given && action != Action::kPortSearch) {
+    return fail("--local only applies to --port-search");
   }
   if (auto r = loader.finish(); !r) return fail(r.message());
   const twtcp::Config& cfg = loader.config();
