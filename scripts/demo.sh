@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# twtcp's main-job command (README quick start).
+# twtcp's main-job command (README quick start): the port-exhaustion comparison.
 #
-# The main job, the port-exhaustion comparison preset by preset, needs the
-# TCP endpoint and the DPDK programs (issues 3-5), which do not exist yet.
-# Until they do, this builds twtcp and shows what exists: the presets and how
-# they differ, the ephemeral-port search on a 10-port range, and the timing
-# wheel and flow table measured beside DPDK's rte_timer and rte_hash.
+# Builds twtcp and runs the quick test stage, then `twtcp-bench port-exhaustion`: a client
+# and a server twtcp Stack in one process, joined by two DPDK net_ring ethdevs (no NIC, no
+# hugepages), run connect() -> close() for 5 s per preset with 10 local ports (40000-40009),
+# the client closing first as in SPEC §9, so TIME_WAIT pins the client's ports. It prints the
+# successful connects and EADDRNOTAVAIL per second, then a table per preset, and writes
+# build/port-exhaustion/: per_second.csv, summary.json (counters by Linux MIB name) and
+# connections_per_second.svg/.png. Needs root (DPDK's EAL).
+# Environment: TWTCP_DEMO_SECONDS (default 5) per preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,22 +18,5 @@ TWTCP_QUICK=1 bash scripts/test.sh >/tmp/twtcp-demo-build.log 2>&1 || {
   exit 1
 }
 echo "== built and unit-tested (log: /tmp/twtcp-demo-build.log)"
-
 echo
-echo "== presets: what each one sets (twtcp-config --diff against the built-in defaults)"
-for f in configs/*.conf; do
-  echo "-- $f"
-  build/app/twtcp-config --config "$f" --diff
-done
-
-echo
-echo "== ephemeral ports: 10-port range 40000-40009, connect() to one peer until EADDRNOTAVAIL"
-for model in 3.10 4.19 6.18; do
-  build/app/twtcp-config --set twtcp.kernel_model=$model --set net.ipv4.tcp_tw_reuse=0 \
-    --set "net.ipv4.ip_local_port_range=40000 40009" --port-search 198.18.0.1:80
-done
-
-echo
-echo "== microbenchmarks at 1k and 1M entries (twtcp beside rte_timer / rte_hash)"
-build/bench/twtcp-microbench --benchmark_filter='/1000$|/1000000$' --benchmark_min_time=0.05 2>&1 |
-  grep -vE '^\*\*\*|^WARNING'
+build/app/twtcp-bench port-exhaustion --seconds "${TWTCP_DEMO_SECONDS:-5}" --out build/port-exhaustion

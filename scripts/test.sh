@@ -6,7 +6,8 @@
 #   1. build/        release-ish build, warnings as errors: unit tests + a benchmark smoke run
 #   2. build-asan/   AddressSanitizer + UBSan: the unit tests
 #   3. build-tsan/   ThreadSanitizer: the lock-free flow-table stress test
-#   4. build-fuzz/   clang + libFuzzer: each fuzz target for TWTCP_FUZZ_SECONDS (default 20)
+#   4. build-fuzz/   clang + libFuzzer: each fuzz target (wire, config, stack) replays its
+#                    tests/fuzz/regressions/ reproducers, then fuzzes for TWTCP_FUZZ_SECONDS (default 20)
 # Environment: TWTCP_QUICK=1 runs stage 1 only (for edit-compile loops).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ packages=(
   build-essential g++ clang libclang-rt-14-dev meson ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   dpdk dpdk-dev libdpdk-dev
+  gnuplot-nox iputils-ping
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -93,7 +95,7 @@ CXX=clang++ CC=clang setup build-fuzz -Dfuzz=true -Dbenchmarks=false -Dtests=fal
 ninja -C build-fuzz
 TWTCP_FUZZ_SECONDS=${TWTCP_FUZZ_SECONDS:-20} meson test -C build-fuzz --suite fuzz --print-errorlogs
 count build-fuzz
-grep -hE 'stat::(number_of_executed_units|average_exec_per_sec)' build-fuzz/meson-logs/testlog.txt || true
+grep -hE '^replayed|stat::(number_of_executed_units|average_exec_per_sec)' build-fuzz/meson-logs/testlog.txt || true
 
 log "all stages passed"
 echo "twtcp: $passed passed, $failed failed"

@@ -1,0 +1,137 @@
+#include "dpdk/port.hpp"
+
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+
+namespace twtcp::dpdk {
+
+std::uint32_t mbufs_needed(std::uint16_t rx_descriptors, std::uint16_t tx_descriptors,
+                           std::uint16_t burst, std::uint16_t cache) {
+  const std::uint64_t want = std::uint64_t{rx_descriptors} + tx_descriptors + 2u * burst +
+                             std::uint64_t{cache} * rte_lcore_count();
+  std::uint64_t pow2 = 1;
+  while (pow2 - 1 < want) pow2 <<= 1;
+  return static_cast<std::uint32_t>(pow2 - 1);
+}
+
+namespace {
+std::string fail(std::string* error, const std::string& what, int rc) {
+  std::string msg = what + ": " + rte_strerror(rc < 0 ? -rc : rc);
+  if (error != nullptr) *error = msg;
+  return msg;
+}
+}  // namespace
+
+std::unique_ptr<Port> Port::open(std::uint16_t port_id, const PortOptions& options,
+                                 std::string* error) {
+  const std::string pname = "port " + std::to_string(port_id);
+  if (!rte_eth_dev_is_valid_port(port_id)) {
+    if (error != nullptr) *error = pname + ": no such ethdev";
+    return nullptr;
+  }
+  if (options.burst == 0 || options.burst > kMaxBurst) {
+    if (error != nullptr) *error = pname + ": burst must be 1.." + std::to_string(kMaxBurst);
+    return nullptr;
+  }
+  std::unique_ptr<Port> p(new Port());
+  p->id_ = port_id;
+  p->burst_ = options.burst;
+
+  rte_eth_dev_info info{};
+  if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
+    fail(error, pname + ": rte_eth_dev_info_get", rc);
+    return nullptr;
+  }
+  p->driver_ = info.driver_name != nullptr ? info.driver_name : "?";
+  constexpr std::uint64_t kCsum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+  p->csum_offered_ = (info.tx_offload_capa & kCsum) == kCsum;
+
+  rte_eth_conf conf{};  // no offloads, no RSS: one queue pair
+  if (int rc = rte_eth_dev_configure(port_id, 1, 1, &conf); rc != 0) {
+    fail(error, pname + ": rte_eth_dev_configure", rc);
+    return nullptr;
+  }
+  std::uint16_t rxd = options.rx_descriptors, txd = options.tx_descriptors;
+  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rxd, &txd); rc != 0) {
+    fail(error, pname + ": rte_eth_dev_adjust_nb_rx_tx_desc", rc);
+    return nullptr;  // ~Port closes the device
+  }
+  p->rx_desc_ = rxd;
+  p->tx_desc_ = txd;
+  p->mbufs_ = options.mbufs != 0 ? options.mbufs
+                                 : mbufs_needed(rxd, txd, options.burst, options.mbuf_cache);
+
+  const int socket = rte_eth_dev_socket_id(port_id);
+  const unsigned pool_socket = socket < 0 ? SOCKET_ID_ANY : static_cast<unsigned>(socket);
+  const std::string pool_name = "twtcp_p" + std::to_string(port_id);
+  const unsigned cache = std::min<unsigned>(options.mbuf_cache, RTE_MEMPOOL_CACHE_MAX_SIZE);
+  p->pool_ = rte_pktmbuf_pool_create(pool_name.c_str(), p->mbufs_, cache, 0,
+                                     RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(pool_socket));
+  if (p->pool_ == nullptr) {
+    fail(error, pname + ": rte_pktmbuf_pool_create(" + std::to_string(p->mbufs_) + " mbufs)",
+         rte_errno);
+    return nullptr;
+  }
+  p->max_frame_ = static_cast<std::uint16_t>(RTE_MBUF_DEFAULT_BUF_SIZE - RTE_PKTMBUF_HEADROOM);
+
+  if (int rc = rte_eth_rx_queue_setup(port_id, 0, rxd, pool_socket, nullptr, p->pool_); rc != 0) {
+    fail(error, pname + ": rte_eth_rx_queue_setup", rc);
+    return nullptr;  // ~Port closes the device and frees the pool
+  }
+  if (int rc = rte_eth_tx_queue_setup(port_id, 0, txd, pool_socket, nullptr); rc != 0) {
+    fail(error, pname + ": rte_eth_tx_queue_setup", rc);
+    return nullptr;
+  }
+  if (int rc = rte_eth_dev_start(port_id); rc != 0) {
+    fail(error, pname + ": rte_eth_dev_start", rc);
+    return nullptr;
+  }
+  p->started_ = true;
+  rte_ether_addr mac{};
+  if (rte_eth_macaddr_get(port_id, &mac) == 0) {
+    std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), p->mac_.begin());
+  }
+  return p;
+}
+
+Port::~Port() {
+  if (started_) (void)rte_eth_dev_stop(id_);
+  (void)rte_eth_dev_close(id_);
+  // Mbufs still sitting in a peer's RX ring belong to this pool; callers drain before this.
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+}
+
+std::optional<RingPair> create_ring_pair(const std::string& name, unsigned ring_size,
+                                         std::string* error) {
+  const std::string ab_name = name + "_ab", ba_name = name + "_ba";
+  const unsigned flags = RING_F_SP_ENQ | RING_F_SC_DEQ;  // one lcore drives both ports
+  rte_ring* ab = rte_ring_create(ab_name.c_str(), ring_size, SOCKET_ID_ANY, flags);
+  rte_ring* ba = rte_ring_create(ba_name.c_str(), ring_size, SOCKET_ID_ANY, flags);
+  if (ab == nullptr || ba == nullptr) {
+    fail(error, "rte_ring_create(" + name + ", " + std::to_string(ring_size) + ")", rte_errno);
+    rte_ring_free(ab);
+    rte_ring_free(ba);
+    return std::nullopt;
+  }
+  // a sends on ab and receives on ba; b the reverse.
+  rte_ring* a_rx[] = {ba};
+  rte_ring* a_tx[] = {ab};
+  rte_ring* b_rx[] = {ab};
+  rte_ring* b_tx[] = {ba};
+  const int a = rte_eth_from_rings((name + "_a").c_str(), a_rx, 1, a_tx, 1, rte_socket_id());
+  const int b = rte_eth_from_rings((name + "_b").c_str(), b_rx, 1, b_tx, 1, rte_socket_id());
+  if (a < 0 || b < 0) {
+    fail(error, "rte_eth_from_rings(" + name + ")", rte_errno);
+    return std::nullopt;
+  }
+  return RingPair{static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b)};
+}
+
+}  // namespace twtcp::dpdk

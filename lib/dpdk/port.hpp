@@ -1,0 +1,83 @@
+// lib/dpdk/port.hpp: one ethdev configured for a twtcp Stack: one RX/TX queue pair and a
+// private mbuf pool. Works with any PMD (a NIC, net_ring, net_tap, ...).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+struct rte_mempool;
+
+namespace twtcp::dpdk {
+
+// The largest burst the datapath moves at once (RX and TX batches are arrays of this size).
+inline constexpr std::uint16_t kMaxBurst = 64;
+
+struct PortOptions {
+  std::uint16_t rx_descriptors = 1024;  // adjusted to what the device accepts
+  std::uint16_t tx_descriptors = 1024;
+  std::uint16_t burst = 32;  // 1..kMaxBurst
+  // Mbufs in the pool; 0 = mbufs_needed() for the descriptors actually configured.
+  std::uint32_t mbufs = 0;
+  std::uint16_t mbuf_cache = 256;
+};
+
+// Pool size for a port: a full RX ring (the NIC holds those mbufs), a full TX ring (sent but
+// not yet completed, or waiting in the peer's ring for net_ring), one TX batch and one RX
+// batch in our hands, and the per-lcore cache; rounded up to 2^k - 1 (the mempool's best
+// size).
+[[nodiscard]] std::uint32_t mbufs_needed(std::uint16_t rx_descriptors, std::uint16_t tx_descriptors,
+                                         std::uint16_t burst, std::uint16_t cache);
+
+class Port {
+ public:
+  // Configures and starts ethdev `port_id`. No offloads in this cut: the Stack computes IPv4
+  // and TCP checksums in software; what the device offers is recorded (checksum_offload_
+  // offered) for when it stops doing so. nullopt-like nullptr + *error on failure.
+  static std::unique_ptr<Port> open(std::uint16_t port_id, const PortOptions& options,
+                                    std::string* error);
+  ~Port();  // stops and closes the ethdev, frees the pool
+  Port(const Port&) = delete;
+  Port& operator=(const Port&) = delete;
+
+  [[nodiscard]] std::uint16_t id() const noexcept { return id_; }
+  [[nodiscard]] rte_mempool* pool() const noexcept { return pool_; }
+  [[nodiscard]] std::uint16_t burst() const noexcept { return burst_; }
+  [[nodiscard]] const std::array<std::uint8_t, 6>& mac() const noexcept { return mac_; }
+  [[nodiscard]] const std::string& driver() const noexcept { return driver_; }
+  [[nodiscard]] std::uint16_t rx_descriptors() const noexcept { return rx_desc_; }
+  [[nodiscard]] std::uint16_t tx_descriptors() const noexcept { return tx_desc_; }
+  [[nodiscard]] std::uint32_t mbufs() const noexcept { return mbufs_; }
+  // Room for one frame in one mbuf segment (the TX sink drops larger frames).
+  [[nodiscard]] std::uint16_t max_frame() const noexcept { return max_frame_; }
+  // True if the device could compute IPv4 + TCP checksums on transmit.
+  [[nodiscard]] bool checksum_offload_offered() const noexcept { return csum_offered_; }
+
+ private:
+  Port() = default;
+  std::uint16_t id_ = 0;
+  rte_mempool* pool_ = nullptr;
+  std::uint16_t burst_ = 32;
+  std::array<std::uint8_t, 6> mac_{};
+  std::string driver_;
+  std::uint16_t rx_desc_ = 0, tx_desc_ = 0;
+  std::uint32_t mbufs_ = 0;
+  std::uint16_t max_frame_ = 0;
+  bool csum_offered_ = false;
+  bool started_ = false;
+};
+
+// Two ethdevs joined back to back in memory: what `a` transmits `b` receives and the
+// reverse. Built with rte_eth_from_rings over two rte_rings crossed between the ports (the
+// net_ring vdev's own devargs give each port one ring for both directions, a loopback).
+// The rings live until the process exits (DPDK has no call to detach them from the ports).
+struct RingPair {
+  std::uint16_t a = 0;
+  std::uint16_t b = 0;
+};
+[[nodiscard]] std::optional<RingPair> create_ring_pair(const std::string& name, unsigned ring_size,
+                                                       std::string* error);
+
+}  // namespace twtcp::dpdk
