@@ -1,0 +1,147 @@
+// app/common/netif.cpp
+#include "common/netif.hpp"
+
+#include <fcntl.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_pcapng.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace twtcp::app {
+
+// rte_pcapng wants mbufs: each frame is copied into a capture mbuf from its own pool, so the
+// datapath's pool is never drained by the capture.
+class PcapWriter {
+ public:
+  static std::unique_ptr<PcapWriter> open(const std::string& path, std::uint16_t port,
+                                          std::string* error) {
+    auto w = std::unique_ptr<PcapWriter>(new PcapWriter);
+    w->port_ = port;
+    w->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (w->fd_ < 0) {
+      *error = "--pcap " + path + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    w->pool_ = rte_pktmbuf_pool_create(("pcap" + std::to_string(port)).c_str(), 1023, 0, 0,
+                                       rte_pcapng_mbuf_size(kSnap), SOCKET_ID_ANY);
+    w->tmp_pool_ = rte_pktmbuf_pool_create(("pcaptmp" + std::to_string(port)).c_str(), 63, 0, 0,
+                                           RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    w->pc_ = rte_pcapng_fdopen(w->fd_, nullptr, nullptr, "twtcp", nullptr);
+    if (w->pool_ == nullptr || w->tmp_pool_ == nullptr || w->pc_ == nullptr) {
+      *error = "--pcap " + path + ": cannot set up rte_pcapng";
+      return nullptr;
+    }
+    return w;
+  }
+  ~PcapWriter() {
+    flush();
+    if (pc_ != nullptr) {
+      rte_pcapng_close(pc_);  // closes fd_
+    } else if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    rte_mempool_free(pool_);
+    rte_mempool_free(tmp_pool_);
+  }
+
+  // false: the frame could not be captured (no mbuf).
+  bool record(const rte_mbuf* m, bool out) {
+    rte_mbuf* c = rte_pcapng_copy(port_, 0, m, pool_, kSnap, rte_get_tsc_cycles(),
+                                  out ? RTE_PCAPNG_DIRECTION_OUT : RTE_PCAPNG_DIRECTION_IN);
+    if (c == nullptr) return false;
+    batch_[n_++] = c;
+    if (n_ == batch_.size()) flush();
+    return true;
+  }
+  bool record(std::span<const std::uint8_t> frame, bool out) {
+    rte_mbuf* m = rte_pktmbuf_alloc(tmp_pool_);
+    if (m == nullptr) return false;
+    char* d = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
+    bool ok = false;
+    if (d != nullptr) {
+      std::memcpy(d, frame.data(), frame.size());
+      ok = record(m, out);
+    }
+    rte_pktmbuf_free(m);
+    return ok;
+  }
+  void flush() {
+    if (n_ == 0) return;
+    rte_pcapng_write_packets(pc_, batch_.data(), n_);
+    rte_pktmbuf_free_bulk(batch_.data(), n_);
+    n_ = 0;
+  }
+
+ private:
+  PcapWriter() = default;
+  static constexpr std::uint32_t kSnap = 2048;
+  std::uint16_t port_ = 0;
+  int fd_ = -1;
+  rte_mempool* pool_ = nullptr;
+  rte_mempool* tmp_pool_ = nullptr;
+  rte_pcapng_t* pc_ = nullptr;
+  std::array<rte_mbuf*, 32> batch_{};
+  unsigned n_ = 0;
+};
+
+NetIf::NetIf(dpdk::Port& port, const neigh::NeighborConfig& ncfg)
+    : port_(port), sink_(port), neigh_(ncfg, tap_) {
+  tap_.self = this;
+}
+
+NetIf::~NetIf() = default;
+
+bool NetIf::open_pcap(const std::string& path, std::string* error) {
+  pcap_ = PcapWriter::open(path, port_.id(), error);
+  return pcap_ != nullptr;
+}
+
+void NetIf::TxTap::transmit(std::span<const std::uint8_t> f) {
+  if (self->pcap_ != nullptr) {
+    if (self->pcap_->record(f, true)) {
+      ++self->stats_.pcap_frames;
+    } else {
+      ++self->stats_.pcap_dropped;
+    }
+  }
+  self->sink_.transmit(f);
+}
+
+unsigned NetIf::poll(Stack& stack, std::uint64_t now_us) {
+  std::array<rte_mbuf*, dpdk::kMaxBurst> rx;
+  const std::uint16_t n = rte_eth_rx_burst(port_.id(), 0, rx.data(), port_.burst());
+  for (std::uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = rx[i];
+    ++stats_.rx_frames;
+    if (m->nb_segs != 1) {
+      ++stats_.rx_multiseg_dropped;
+    } else {
+      if (pcap_ != nullptr) {
+        if (pcap_->record(m, false)) {
+          ++stats_.pcap_frames;
+        } else {
+          ++stats_.pcap_dropped;
+        }
+      }
+      const std::span<const std::uint8_t> frame{rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                                m->data_len};
+      if (!neigh_.input(frame, now_us)) {
+        ++stats_.rx_to_stack;
+        stack.input(frame, now_us);
+      }
+    }
+    rte_pktmbuf_free(m);
+  }
+  stack.advance(now_us);
+  neigh_.advance(now_us);
+  sink_.flush();
+  if (pcap_ != nullptr && n == 0) pcap_->flush();
+  return n;
+}
+
+}  // namespace twtcp::app

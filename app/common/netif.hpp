@@ -1,0 +1,66 @@
+// app/common/netif.hpp: one DPDK port as a twtcp program's network interface: frames from
+// the port go to lib/neigh first (ARP, ping) and then to the Stack; the Stack's frames get
+// their next hop's MAC from lib/neigh and leave through lib/dpdk's MbufTxSink. Optionally
+// every frame in and out is written to a pcapng file (rte_pcapng).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dpdk/datapath.hpp"
+#include "dpdk/port.hpp"
+#include "neigh/neighbors.hpp"
+#include "twtcp/stack.hpp"
+
+namespace twtcp::app {
+
+class PcapWriter;
+
+struct NetIfStats {
+  std::uint64_t rx_frames = 0;
+  std::uint64_t rx_to_stack = 0;
+  std::uint64_t rx_multiseg_dropped = 0;
+  std::uint64_t pcap_frames = 0;
+  std::uint64_t pcap_dropped = 0;
+};
+
+class NetIf {
+ public:
+  NetIf(dpdk::Port& port, const neigh::NeighborConfig& ncfg);
+  ~NetIf();
+  NetIf(const NetIf&) = delete;
+  NetIf& operator=(const NetIf&) = delete;
+
+  // Starts writing pcapng to `path`. false + error on failure.
+  bool open_pcap(const std::string& path, std::string* error);
+
+  // What the Stack must be built with.
+  [[nodiscard]] TxSink& stack_sink() noexcept { return neigh_.stack_sink(); }
+
+  // One loop iteration: RX burst → neighbours / Stack, Stack timers, neighbour retries, TX.
+  unsigned poll(Stack& stack, std::uint64_t now_us);
+  // Sends frames queued outside poll() (an application call from outside a callback).
+  void flush() noexcept { sink_.flush(); }
+
+  [[nodiscard]] const neigh::Neighbors& neighbors() const noexcept { return neigh_; }
+  [[nodiscard]] NetIfStats stats() const noexcept { return stats_; }
+  [[nodiscard]] dpdk::DatapathStats tx_stats() const noexcept { return sink_.stats(); }
+  [[nodiscard]] dpdk::Port& port() noexcept { return port_; }
+
+ private:
+  // Between lib/neigh and the mbuf sink: records TX frames into the capture.
+  struct TxTap final : TxSink {
+    NetIf* self = nullptr;
+    void transmit(std::span<const std::uint8_t> f) override;
+  };
+
+  dpdk::Port& port_;
+  dpdk::MbufTxSink sink_;
+  TxTap tap_;
+  neigh::Neighbors neigh_;
+  std::unique_ptr<PcapWriter> pcap_;
+  NetIfStats stats_;
+};
+
+}  // namespace twtcp::app

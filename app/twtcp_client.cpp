@@ -1,0 +1,492 @@
+// twtcp-client: a load generator of short connections on a twtcp Stack over a DPDK port:
+// connect, send a request, read the response, close; with concurrency, a rate, a count or a
+// duration, and a choice of who closes first (so TIME_WAIT lands on the side under test).
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/cli.hpp"
+#include "common/histogram.hpp"
+#include "common/netif.hpp"
+#include "dpdk/clock.hpp"
+#include "dpdk/eal.hpp"
+#include "dpdk/port.hpp"
+#include "twtcp/stack.hpp"
+
+#include <rte_ethdev.h>
+
+namespace {
+using namespace twtcp;
+
+constexpr const char* kUsage =
+    "usage: twtcp-client [EAL args --] --ip A.B.C.D/LEN --target A.B.C.D:PORT [options]\n"
+    "Short connections (connect, request, response, close) from a twtcp Stack on a DPDK port.\n"
+    "  --ip A.B.C.D/LEN      our address and prefix\n"
+    "  --gateway A.B.C.D     next hop for an off-link target\n"
+    "  --target A.B.C.D:PORT the server\n"
+    "  --concurrency N       connections in flight, 1..1000000 (default 1)\n"
+    "  --rate R              new connections per second at most, 0 = unlimited (default 0)\n"
+    "  --connections N       stop after N completed or failed connections\n"
+    "  --duration S          stop after S seconds (default 10 unless --connections)\n"
+    "  --close client|server who closes first: client sends HTTP/1.1 keep-alive and closes\n"
+    "                        after the response (TIME_WAIT here); server sends HTTP/1.0 and\n"
+    "                        closes when the server does (default server)\n"
+    "  --request-bytes N     request size, padded with a header (default: minimal request)\n"
+    "  --config FILE, --set KEY=VALUE   configuration (repeatable, later wins)\n"
+    "  --stats-json FILE     summary and counters {\"Tcp\":..,\"TcpExt\":..,\"twtcp\":..}\n"
+    "  --pcap FILE           pcapng of every frame received and sent\n"
+    "  --port-id N           DPDK port to use (default: the first)\n"
+    "  --quiet               no per-second line\n"
+    "  --help, --version\n"
+    "Ctrl-C stops and reports; a second Ctrl-C exits at once.\n"
+    "Exit status: 0 ok (some connection completed), 1 DPDK/I-O failure or nothing completed,\n"
+    "2 bad flags or configuration.\n";
+
+int fail(const std::string& msg, int code = 2) {
+  std::fprintf(stderr, "twtcp-client: %s\n", msg.c_str());
+  return code;
+}
+
+struct Options {
+  app::Ipv4Prefix ip;
+  bool ip_given = false;
+  std::uint32_t gateway = 0;
+  std::uint32_t target = 0;
+  std::uint16_t target_port = 0;
+  std::uint32_t concurrency = 1, rate = 0;
+  std::uint64_t connections = 0;
+  std::uint32_t duration_s = 0;
+  bool client_closes = false;
+  std::uint32_t request_bytes = 0;
+  std::vector<std::string> config_files, sets;
+  std::string stats_json, pcap;
+  std::uint16_t port_id = UINT16_MAX;
+  bool quiet = false;
+};
+
+int parse(const std::vector<std::string>& args, Options& o) {
+  std::vector<std::string> seen;
+  auto once = [&](const std::string& flag) {
+    if (std::find(seen.begin(), seen.end(), flag) != seen.end()) return false;
+    seen.push_back(flag);
+    return true;
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const std::string* v = i + 1 < args.size() ? &args[i + 1] : nullptr;
+    auto take = [&]() -> const std::string* {
+      if (v != nullptr) ++i;
+      return v;
+    };
+    const bool repeatable = a == "--config" || a == "--set" || a == "--quiet";
+    if (a.rfind("--", 0) == 0 && !repeatable && a != "--help" && a != "--version" && !once(a)) {
+      return fail(a + " given twice");
+    }
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return -1;
+    } else if (a == "--version") {
+      std::puts("twtcp-client 0.1.0");
+      return -1;
+    } else if (a == "--ip") {
+      const std::string* x = take();
+      if (x == nullptr || !app::parse_prefix(*x, o.ip)) return fail("--ip needs A.B.C.D/LEN");
+      o.ip_given = true;
+    } else if (a == "--gateway") {
+      const std::string* x = take();
+      if (x == nullptr || !app::parse_ipv4(*x, o.gateway)) return fail("--gateway needs A.B.C.D");
+    } else if (a == "--target") {
+      const std::string* x = take();
+      if (x == nullptr || !app::parse_endpoint(*x, o.target, o.target_port)) {
+        return fail("--target needs A.B.C.D:PORT");
+      }
+    } else if (a == "--concurrency") {
+      const std::string* x = take();
+      if (x == nullptr || !app::parse_uint<std::uint32_t>(*x, 1, 1'000'000, o.concurrency)) {
+        return fail("--concurrency needs 1..1000000");
+      }
+    } else if (a == "--rate") {
+      const std::string* x = take();
+      if (x == nullptr || !app::parse_uint<std::uint32_t>(*x, 0, 100'000'000, o.rate)) {
+        return fail("--rate needs connections per second 0..100000000");
+      }
+    } else if (a == "--connections") {
+      const std::string* x = take();
+      if (x == nullptr ||
+          !app::parse_uint<std::uint64_t>(*x, 1, 1'000'000'000'000ULL, o.connections)) {
+        return fail("--connections needs 1..1000000000000");
+      }
+    } else if (a == "--duration") {
+      const std::string* x = take();
+      if (x == nullptr || !app::parse_uint<std::uint32_t>(*x, 1, 86400 * 365, o.duration_s)) {
+        return fail("--duration needs seconds 1..31536000");
+      }
+    } else if (a == "--close") {
+      const std::string* x = take();
+      if (x == nullptr || (*x != "client" && *x != "server")) {
+        return fail("--close needs client or server");
+      }
+      o.client_closes = *x == "client";
+    } else if (a == "--request-bytes") {
+      const std::string* x = take();
+      if (x == nullptr || !app::parse_uint<std::uint32_t>(*x, 1, 1u << 20, o.request_bytes)) {
+        return fail("--request-bytes needs 1..1048576");
+      }
+    } else if (a == "--config") {
+      const std::string* x = take();
+      if (x == nullptr || x->empty()) return fail("--config needs a FILE");
+      o.config_files.push_back(*x);
+    } else if (a == "--set") {
+      const std::string* x = take();
+      if (x == nullptr || x->empty()) return fail("--set needs KEY=VALUE");
+      o.sets.push_back(*x);
+    } else if (a == "--stats-json") {
+      const std::string* x = take();
+      if (x == nullptr || x->empty()) return fail("--stats-json needs a FILE");
+      o.stats_json = *x;
+    } else if (a == "--pcap") {
+      const std::string* x = take();
+      if (x == nullptr || x->empty()) return fail("--pcap needs a FILE");
+      o.pcap = *x;
+    } else if (a == "--port-id") {
+      const std::string* x = take();
+      if (x == nullptr || !app::parse_uint<std::uint16_t>(*x, 0, 1023, o.port_id)) {
+        return fail("--port-id needs a DPDK port number 0..1023");
+      }
+    } else if (a == "--quiet") {
+      o.quiet = true;
+    } else {
+      return fail("unknown argument '" + a + "' (see --help)");
+    }
+  }
+  if (!o.ip_given) return fail("--ip A.B.C.D/LEN is required");
+  if (o.target_port == 0) return fail("--target A.B.C.D:PORT is required");
+  if (o.duration_s == 0 && o.connections == 0) o.duration_s = 10;
+  return 0;
+}
+
+// Per-connection state, indexed by the connection's pool slot.
+struct Session {
+  ConnId id = 0;
+  std::uint64_t started_us = 0, request_sent_us = 0;
+  std::uint32_t request_left = 0;  // bytes of the request not yet accepted by send()
+  // Response parsing: header bytes seen (to find Content-Length), body bytes expected.
+  std::array<char, 512> head{};
+  std::uint16_t head_len = 0;
+  std::uint32_t tail = 0;
+  bool in_body = false;
+  std::int64_t body_left = -1;  // -1: unknown, until the server's FIN
+  bool done = false;            // response complete
+  bool close_sent = false;
+};
+
+struct Tally {
+  std::uint64_t started = 0, completed = 0, eaddrnotavail = 0, enobufs = 0;
+  std::uint64_t refused = 0, reset = 0, timeout = 0, other = 0, incomplete = 0;
+  [[nodiscard]] std::uint64_t failed() const {
+    return refused + reset + timeout + other + incomplete;
+  }
+};
+
+class Client {
+ public:
+  Client(const Options& o, Stack& stack, std::size_t max_conns)
+      : o_(o), stack_(stack), sessions_(max_conns) {
+    request_ = o.client_closes ? "GET / HTTP/1.1\r\nHost: twtcp\r\nConnection: keep-alive\r\n"
+                               : "GET / HTTP/1.0\r\nHost: twtcp\r\n";
+    if (o.request_bytes > request_.size() + 2) {
+      const std::size_t pad = o.request_bytes - request_.size() - 2 - 9;  // "X-Pad: " + CRLF
+      if (o.request_bytes >= request_.size() + 2 + 9) request_ += "X-Pad: " + std::string(pad, 'p') + "\r\n";
+    }
+    request_ += "\r\n";
+    opts_.callbacks.on_connected = [this](ConnId id) { connected(id); };
+    opts_.callbacks.on_writable = [this](ConnId id) { send_request(id, session(id)); };
+    opts_.callbacks.on_readable = [this](ConnId id) { readable(id); };
+    opts_.callbacks.on_peer_closed = [this](ConnId id) {
+      Session& s = session(id);
+      readable(id);
+      if (s.in_body && s.body_left < 0) finish(s);  // length by connection close
+      stack_.close(id);
+    };
+    opts_.callbacks.on_closed = [this](ConnId id, CloseReason why) { closed(id, why); };
+  }
+
+  // Starts connections while below concurrency, the rate allows and the count is not done.
+  void start(std::uint64_t now_us, std::uint64_t allowed_total) {
+    while (open_ < o_.concurrency && tally_.started < allowed_total &&
+           (o_.connections == 0 || tally_.started < o_.connections) && now_us >= retry_at_) {
+      now_ = now_us;
+      const ConnectResult r = stack_.connect(o_.target, o_.target_port, opts_);
+      if (!r.ok()) {
+        if (r.error == kEaddrnotavail) {
+          ++tally_.eaddrnotavail;
+        } else {
+          ++tally_.enobufs;
+        }
+        retry_at_ = now_us + 1000;  // like a client backing off 1 ms
+        return;
+      }
+      ++tally_.started;
+      ++open_;
+      Session& s = session(r.id);
+      s = Session{};
+      s.id = r.id;
+      s.started_us = now_us;
+    }
+  }
+  void set_now(std::uint64_t now) { now_ = now; }
+  [[nodiscard]] const Tally& tally() const { return tally_; }
+  [[nodiscard]] std::uint32_t open() const { return open_; }
+  [[nodiscard]] const app::Histogram& connect_us() const { return connect_h_; }
+  [[nodiscard]] const app::Histogram& response_us() const { return response_h_; }
+  [[nodiscard]] bool finished_count() const {
+    return o_.connections != 0 && tally_.completed + tally_.failed() >= o_.connections;
+  }
+
+ private:
+  Session& session(ConnId id) { return sessions_[(id & 0xffffffffu) % sessions_.size()]; }
+
+  void connected(ConnId id) {
+    Session& s = session(id);
+    connect_h_.record(now_ - s.started_us);
+    s.request_left = static_cast<std::uint32_t>(request_.size());
+    send_request(id, s);
+  }
+  void send_request(ConnId id, Session& s) {
+    if (s.request_left == 0) return;
+    const std::size_t off = request_.size() - s.request_left;
+    s.request_left -= static_cast<std::uint32_t>(stack_.send(
+        id, {reinterpret_cast<const std::uint8_t*>(request_.data()) + off, s.request_left}));
+    if (s.request_left == 0) s.request_sent_us = now_;
+  }
+  void readable(ConnId id) {
+    Session& s = session(id);
+    std::array<std::uint8_t, 16384> buf;
+    while (std::size_t n = stack_.recv(id, buf)) {
+      for (std::size_t k = 0; k < n && !s.done; ++k) {
+        const std::uint8_t c = buf[k];
+        if (s.in_body) {
+          if (s.body_left > 0) {
+            const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(s.body_left), n - k);
+            s.body_left -= static_cast<std::int64_t>(take);
+            k += take - 1;
+            if (s.body_left == 0) finish(s);
+          }
+          continue;
+        }
+        if (s.head_len < s.head.size()) s.head[s.head_len++] = static_cast<char>(c);
+        s.tail = (s.tail << 8) | c;
+        if (s.tail == 0x0d0a0d0au) {
+          s.in_body = true;
+          s.body_left = content_length({s.head.data(), s.head_len});
+          if (s.body_left == 0) finish(s);
+        }
+      }
+    }
+    if (s.done && o_.client_closes && !s.close_sent) {
+      s.close_sent = true;
+      stack_.close(id);
+    }
+  }
+  static std::int64_t content_length(std::string_view head) {
+    static constexpr std::string_view kKey = "content-length:";
+    for (std::size_t i = 0; i + kKey.size() <= head.size(); ++i) {
+      bool match = true;
+      for (std::size_t j = 0; j < kKey.size() && match; ++j) {
+        match = std::tolower(static_cast<unsigned char>(head[i + j])) == kKey[j];
+      }
+      if (!match) continue;
+      std::size_t p = i + kKey.size();
+      while (p < head.size() && head[p] == ' ') ++p;
+      std::int64_t v = 0;
+      bool any = false;
+      while (p < head.size() && head[p] >= '0' && head[p] <= '9') {
+        v = v * 10 + (head[p++] - '0');
+        any = true;
+      }
+      return any ? v : -1;
+    }
+    return -1;
+  }
+  void finish(Session& s) {
+    if (s.done) return;
+    s.done = true;
+    response_h_.record(now_ - (s.request_sent_us ? s.request_sent_us : s.started_us));
+  }
+  void closed(ConnId id, CloseReason why) {
+    Session& s = session(id);
+    --open_;
+    if (s.done) {
+      ++tally_.completed;
+    } else {
+      switch (why) {
+        case CloseReason::kRefused: ++tally_.refused; break;
+        case CloseReason::kPeerReset: ++tally_.reset; break;
+        case CloseReason::kTimeout: ++tally_.timeout; break;
+        case CloseReason::kNormal: ++tally_.incomplete; break;
+        default: ++tally_.other; break;
+      }
+    }
+    s.id = 0;
+  }
+
+  const Options& o_;
+  Stack& stack_;
+  std::vector<Session> sessions_;
+  std::string request_;
+  ConnectOptions opts_;
+  Tally tally_;
+  std::uint32_t open_ = 0;
+  std::uint64_t now_ = 0, retry_at_ = 0;
+  app::Histogram connect_h_, response_h_;
+};
+
+std::string latency_json(const app::Histogram& h) {
+  char b[256];
+  std::snprintf(b, sizeof b,
+                "{\"count\": %llu, \"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"p99.9\": %llu, "
+                "\"max\": %llu, \"mean\": %.1f}",
+                static_cast<unsigned long long>(h.count()),
+                static_cast<unsigned long long>(h.percentile(0.5)),
+                static_cast<unsigned long long>(h.percentile(0.9)),
+                static_cast<unsigned long long>(h.percentile(0.99)),
+                static_cast<unsigned long long>(h.percentile(0.999)),
+                static_cast<unsigned long long>(h.max()), h.mean());
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string prefix = "--file-prefix=twtcp-client-" + std::to_string(getpid());
+  const auto split = dpdk::split_args(
+      argc, argv, {"--no-huge", "--no-pci", "-m", "512", "--log-level", "error", prefix});
+  Options o;
+  if (const int rc = parse(split.program, o); rc != 0) return rc < 0 ? 0 : rc;
+  std::string err;
+  auto cfg = app::load_config(o.config_files, o.sets, &err);
+  if (!cfg) return fail(err);
+
+  dpdk::Eal eal(split.eal);
+  if (!eal.ok()) return fail(eal.error(), 1);
+  std::uint16_t port_id = o.port_id;
+  if (port_id == UINT16_MAX) {
+    port_id = static_cast<std::uint16_t>(rte_eth_find_next(0));
+    if (port_id >= RTE_MAX_ETHPORTS) {
+      return fail("no DPDK port: give EAL args, e.g. --vdev net_tap0,iface=dtap0 --", 1);
+    }
+  } else if (!rte_eth_dev_is_valid_port(port_id)) {
+    return fail("--port-id " + std::to_string(port_id) + ": no such DPDK port", 1);
+  }
+  auto port = dpdk::Port::open(port_id, {}, &err);
+  if (!port) return fail(err, 1);
+  neigh::NeighborConfig ncfg;
+  ncfg.addr = o.ip.addr;
+  ncfg.prefix_len = o.ip.len;
+  ncfg.gateway = o.gateway;
+  ncfg.mac = port->mac();
+  app::NetIf netif(*port, ncfg);
+  if (!o.pcap.empty() && !netif.open_pcap(o.pcap, &err)) return fail(err, 1);
+
+  dpdk::TscClock clock;
+  Identity id;
+  id.addr = o.ip.addr;
+  id.mac = port->mac();
+  Stack stack(*cfg, id, netif.stack_sink(), clock.now_us());
+  Client client(o, stack, static_cast<std::size_t>(cfg->max_connections));
+  std::fprintf(stderr, "twtcp-client: %s/%u on port %u (%s) -> %s:%u, ready\n",
+               app::ipv4_str(o.ip.addr).c_str(), o.ip.len, port_id, port->driver().c_str(),
+               app::ipv4_str(o.target).c_str(), o.target_port);
+
+  app::install_stop_signals();
+  const std::uint64_t start = clock.now_us();
+  const std::uint64_t end =
+      o.duration_s ? start + std::uint64_t{o.duration_s} * 1'000'000 : UINT64_MAX;
+  std::uint64_t now = start, next_line = start + 1'000'000;
+  Tally last{};
+  while (!app::stop_requested() && now < end && !client.finished_count()) {
+    now = clock.now_us();
+    const std::uint64_t allowed =
+        o.rate == 0 ? UINT64_MAX : (now - start) * o.rate / 1'000'000 + 1;
+    stack.advance(now);
+    client.set_now(now);
+    client.start(now, allowed);
+    netif.poll(stack, now);
+    if (!o.quiet && now >= next_line) {
+      next_line += 1'000'000;
+      const Tally& t = client.tally();
+      std::fprintf(stderr,
+                   "%6.1fs conn/s %llu  open %u  failed: refused %llu reset %llu timeout %llu "
+                   "other %llu  EADDRNOTAVAIL %llu  TIME_WAIT %zu\n",
+                   static_cast<double>(now - start) / 1e6,
+                   static_cast<unsigned long long>(t.completed - last.completed), client.open(),
+                   static_cast<unsigned long long>(t.refused),
+                   static_cast<unsigned long long>(t.reset),
+                   static_cast<unsigned long long>(t.timeout),
+                   static_cast<unsigned long long>(t.other + t.incomplete),
+                   static_cast<unsigned long long>(t.eaddrnotavail), stack.timewait_count());
+      last = t;
+    }
+  }
+  // Let the last closes go out (bounded: 200 ms).
+  for (const std::uint64_t stop = clock.now_us() + 200'000; clock.now_us() < stop;) {
+    netif.poll(stack, clock.now_us());
+  }
+  const double secs = static_cast<double>(now - start) / 1e6;
+  const Tally& t = client.tally();
+  const auto& ch = client.connect_us();
+  const auto& rh = client.response_us();
+  std::printf(
+      "twtcp-client: %llu connections in %.2f s = %.0f/s; failed %llu (refused %llu, reset %llu, "
+      "timeout %llu, other %llu), EADDRNOTAVAIL %llu, TIME_WAIT %zu\n",
+      static_cast<unsigned long long>(t.completed), secs,
+      secs > 0 ? static_cast<double>(t.completed) / secs : 0.0,
+      static_cast<unsigned long long>(t.failed()), static_cast<unsigned long long>(t.refused),
+      static_cast<unsigned long long>(t.reset), static_cast<unsigned long long>(t.timeout),
+      static_cast<unsigned long long>(t.other + t.incomplete),
+      static_cast<unsigned long long>(t.eaddrnotavail), stack.timewait_count());
+  std::printf("connect us:  p50 %llu  p90 %llu  p99 %llu  p99.9 %llu  max %llu\n",
+              static_cast<unsigned long long>(ch.percentile(0.5)),
+              static_cast<unsigned long long>(ch.percentile(0.9)),
+              static_cast<unsigned long long>(ch.percentile(0.99)),
+              static_cast<unsigned long long>(ch.percentile(0.999)),
+              static_cast<unsigned long long>(ch.max()));
+  std::printf("response us: p50 %llu  p90 %llu  p99 %llu  p99.9 %llu  max %llu\n",
+              static_cast<unsigned long long>(rh.percentile(0.5)),
+              static_cast<unsigned long long>(rh.percentile(0.9)),
+              static_cast<unsigned long long>(rh.percentile(0.99)),
+              static_cast<unsigned long long>(rh.percentile(0.999)),
+              static_cast<unsigned long long>(rh.max()));
+  if (!o.stats_json.empty()) {
+    auto u = [](std::uint64_t v) { return std::to_string(v); };
+    const auto ns = netif.stats();
+    const auto& nc = netif.neighbors().counters();
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.1f", secs > 0 ? static_cast<double>(t.completed) / secs : 0.0);
+    const std::string json =
+        app::counters_json(stack.counters(),
+                           {{"completed", u(t.completed)},
+                            {"started", u(t.started)},
+                            {"seconds", std::to_string(secs)},
+                            {"connections_per_s", rate},
+                            {"failed", "{\"refused\": " + u(t.refused) + ", \"reset\": " +
+                                           u(t.reset) + ", \"timeout\": " + u(t.timeout) +
+                                           ", \"other\": " + u(t.other + t.incomplete) + "}"},
+                            {"eaddrnotavail", u(t.eaddrnotavail)},
+                            {"enobufs", u(t.enobufs)},
+                            {"timewait_entries", u(stack.timewait_count())},
+                            {"connect_latency_us", latency_json(ch)},
+                            {"response_latency_us", latency_json(rh)},
+                            {"rx_frames", u(ns.rx_frames)},
+                            {"arp_requests_out", u(nc.arp_requests_out)},
+                            {"pcap_frames", u(ns.pcap_frames)}}) +
+        "\n";
+    if (!app::write_file(o.stats_json, json, &err)) return fail(err, 1);
+  }
+  return t.completed > 0 ? 0 : 1;
+}
