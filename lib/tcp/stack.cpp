@@ -20,6 +20,72 @@
 
 namespace twtcp {
 
+namespace tcp {
+
+TwPool::TwPool(std::size_t capacity, std::uint64_t tick_us, std::uint64_t timewait_len_us,
+               std::uint64_t longest_us)
+    : tick_us_(std::max<std::uint64_t>(tick_us, 1)),
+      capacity_(std::min(capacity, kMaxCapacity)),
+      nodes_total_(capacity_ + kQueues),
+      nodes_(new TwEntry[nodes_total_]) {
+  for (std::size_t i = nodes_total_; i-- > kQueues;) give_free(static_cast<std::uint32_t>(i));
+  for (std::uint32_t qi = 0; qi < kQueues; ++qi) {
+    q_[qi].head = q_[qi].dummy = qi;  // nodes 0..kQueues-1 start as the spare nodes
+  }
+  bind(q_[0], timewait_len_us, 0);
+  bind(q_[1], std::max(longest_us, timewait_len_us), 0);
+  q_[0].pinned = q_[1].pinned = true;
+}
+
+void TwPool::bind(Queue& q, std::uint64_t lifetime_us, std::uint32_t recycle_ms) const noexcept {
+  q.lifetime_us = lifetime_us;
+  q.recycle_ms = recycle_ms;
+  // Deltas must cover a lifetime plus two units (see remove()): one unit up to 262 s at 1 ms.
+  const std::uint64_t ticks = (lifetime_us + tick_us_ - 1) / tick_us_;
+  q.unit = static_cast<std::uint32_t>(
+      std::max<std::uint64_t>(1, (ticks + 2 + TwEntry::kDeltaMax - 2) / (TwEntry::kDeltaMax - 1)));
+}
+
+std::uint32_t TwPool::queue_for(std::uint64_t lifetime_us, std::uint32_t recycle_ms) noexcept {
+  if (lifetime_us == q_[0].lifetime_us && recycle_ms == 0) return 0;  // timewait_len: most
+  std::uint32_t free_q = kQueues;
+  for (std::uint32_t qi = 0; qi < kQueues; ++qi) {
+    const Queue& q = q_[qi];
+    if (q.count == 0 && !q.pinned) {
+      if (free_q == kQueues) free_q = qi;
+      continue;
+    }
+    if (q.lifetime_us == lifetime_us && q.recycle_ms == recycle_ms) return qi;
+  }
+  if (free_q != kQueues) {
+    bind(q_[free_q], lifetime_us, recycle_ms);
+    return free_q;
+  }
+  // Every queue is taken: the shortest longer lifetime, preferring the same recycle timeout.
+  std::uint32_t best = 1;
+  bool best_same = false;
+  for (std::uint32_t qi = 0; qi < kQueues; ++qi) {
+    const Queue& q = q_[qi];
+    if (q.lifetime_us < lifetime_us) continue;
+    const bool same = q.recycle_ms == recycle_ms;
+    if ((same && !best_same) || (same == best_same && q.lifetime_us < q_[best].lifetime_us)) {
+      best = qi;
+      best_same = same;
+    }
+  }
+  return best;
+}
+
+std::uint64_t TwPool::next_expiry_us() const noexcept {
+  std::uint64_t t = UINT64_MAX;
+  for (const Queue& q : q_) {
+    if (q.count != 0) t = std::min(t, q.head_tick * tick_us_);
+  }
+  return t;
+}
+
+}  // namespace tcp
+
 std::string_view to_string(CloseReason r) noexcept {
   switch (r) {
     case CloseReason::kNone:
@@ -102,6 +168,7 @@ std::int64_t StackCounters::get(std::string_view name) const {
 using tcp::ConnEntry;
 using tcp::FlowKey;
 using tcp::TwEntry;
+using tcp::TwPool;
 namespace tw = timewait;
 
 struct Stack::Impl {
@@ -117,7 +184,10 @@ struct Stack::Impl {
         epoch(1),
         reader(epoch.register_reader()),
         conn_wheel(timer::geometry_from_config(c), now_us),
-        tw_wheel(timer::geometry_from_config(c), now_us),
+        tw_pool(std::min<std::size_t>(static_cast<std::size_t>(std::max(c.tcp_max_tw_buckets, 0)),
+                                      static_cast<std::size_t>(c.flow_table_capacity)),
+                timer::geometry_from_config(c).tick_us, policy.timewait_len_us,
+                longest_timewait_us(params, policy)),
         ports(ports::allocator_options_from_config(c)),
         peers(static_cast<std::size_t>(c.peer_table_size), c.random_seed ^ 0x9ee7ULL),
         now(now_us) {
@@ -128,14 +198,16 @@ struct Stack::Impl {
     ports::SplitMix64 sm{c.random_seed};
     isn_key = {sm.next(), sm.next()};
     ts_key = {sm.next(), sm.next()};
-    tw_cap = std::min<std::size_t>(static_cast<std::size_t>(std::max(c.tcp_max_tw_buckets, 0)),
-                                   static_cast<std::size_t>(c.flow_table_capacity));
-    tws.reset(new TwEntry[tw_cap]);
-    tw_free.reserve(tw_cap);
-    for (std::size_t i = tw_cap; i-- > 0;) tw_free.push_back(static_cast<std::uint32_t>(i));
     conns.reserve(static_cast<std::size_t>(c.max_connections));
     conn_free.reserve(static_cast<std::size_t>(c.max_connections));
     txbuf = std::make_unique<std::array<std::uint8_t, kTxBufSize>>();
+  }
+
+  // The longest lifetime a TIME_WAIT entry can be armed with: timewait_len, the FIN_WAIT2
+  // timeout, or 3.5 * RTO (in whole ms under tw_recycle) with the RTO at its ceiling.
+  static std::uint64_t longest_timewait_us(const tcp::Params& p, const tw::TimeWaitPolicy& pol) {
+    const std::uint64_t rto35_ms = (tw::rto_3_5(p.rto_max_us) + 999) / 1000;
+    return std::max({pol.timewait_len_us, p.fin_timeout_us, rto35_ms * 1000});
   }
 
   // ---- frame output ----
@@ -298,15 +370,40 @@ struct Stack::Impl {
     if (c.has(C::kTCPACKSkippedTimeWait)) ++ext.TCPACKSkippedTimeWait;
     if (c.has(C::kTCPACKSkippedFinWait2)) ++ext.TCPACKSkippedFinWait2;
   }
-  void free_tw(TwEntry& t) {
-    tw_wheel.cancel(t.timer);
-    tw_free.push_back(static_cast<std::uint32_t>(&t - tws.get()));
+  // What TwPool asks of its owner: repoint the table at a moved entry, and expire one.
+  struct TwHooks {
+    Impl& im;
+    void moved(TwEntry& from, TwEntry& to) { (void)im.table.replace(&from, &to); }
+    void expired(TwEntry& e, std::uint64_t lifetime_us) {
+      if (im.policy.tw_counted_at_expiry) {  // 3.x: by the duration it was last armed for
+        tw::TwCounters c;
+        c.add(tw::tw_expiry_counter(lifetime_us, im.policy));
+        im.bump(c);
+      }
+      im.table.erase(&e);
+    }
+  };
+  TwHooks tw_hooks{*this};
+
+  tw::TwEntryState tw_state(const TwEntry& t) const {
+    return t.state(ts_offset_for(t.key), tw_pool.recycle_ms(t));
   }
+  // The entry must already be out of the table. Moves another entry (see TwPool).
+  void free_tw(TwEntry& t) { tw_pool.remove(t, now, tw_hooks); }
   // Unpublish and free. Single-threaded: no reader can hold the pointer past this call, so
   // no QSBR grace period is needed (a multi-lcore stack would retire through flow::Limbo).
   void kill_tw(TwEntry& t) {
     table.erase(&t);
     free_tw(t);
+  }
+  // Restarts t's timer: it moves to the tail of the queue for `lifetime_us` (t is dead after).
+  void rearm_tw(TwEntry& t, std::uint64_t lifetime_us) {
+    const TwEntry copy = t;
+    kill_tw(t);
+    // Only F6 reads the recycle timeout, and every re-arm leaves FIN_WAIT2.
+    TwEntry& n = tw_pool.add(copy, lifetime_us, 0, now, tw_hooks);
+    // t's slot in its probe window was just freed, so this cannot fail.
+    if (table.insert(&n) != flow::InsertResult::kInserted) free_tw(n);
   }
 
   // The connection raised kTimeWait: replace it by a compact entry (or just free it).
@@ -331,9 +428,9 @@ struct Stack::Impl {
       // lifetime goes to the TW entry.
       if (!plan.keep_full_socket) req.timeo_us = plan.tw_timeo_us;
     }
-    req.live_tw_count = static_cast<std::uint32_t>(tw_cap - tw_free.size());
+    req.live_tw_count = static_cast<std::uint32_t>(tw_pool.size());
     tw::TwEnterResult r = tw::timewait_enter(req, policy, now);
-    if (r.status == tw::TwEnterStatus::kCreated && tw_free.empty()) {
+    if (r.status == tw::TwEnterStatus::kCreated && tw_pool.full()) {
       r.status = tw::TwEnterStatus::kOverflow;  // pool bounded by the flow table
       r.counters = {};
       r.counters.add(tw::TwCounter::kTCPTimeWaitOverflow);
@@ -343,18 +440,20 @@ struct Stack::Impl {
       table.erase(&e);
       return;
     }
-    TwEntry& t = tws[tw_free.back()];
-    tw_free.pop_back();
-    t.key = e.key;
-    t.kind = flow::EntryKind::kTimeWait;
-    t.st = r.entry;
+    TwEntry proto;
+    proto.key = e.key;
+    proto.kind = flow::EntryKind::kTimeWait;
+    proto.store(r.entry);
+    // ts_offset is not stored: the connection got ts_offset_for(key) from this stack.
+    const std::uint32_t recycle_ms =
+        r.entry.substate == tw::TwSubstate::kFinWait2 ? r.entry.recycle_timeout_ms : 0;
+    TwEntry& t = tw_pool.add(proto, r.lifetime_us, recycle_ms, now, tw_hooks);
     if (!table.replace(&e, &t)) {  // cannot happen: e is published under this key
       table.erase(&e);
       free_tw(t);
       return;
     }
     bump(r.counters);
-    tw_wheel.schedule(t.timer, now + r.lifetime_us);
   }
 
   // After every call into a connection: emit its segments, re-arm its timer, deliver events,
@@ -429,7 +528,9 @@ struct Stack::Impl {
       s.tsval = v.options.ts->tsval;
       s.tsecr = v.options.ts->tsecr;
     }
-    tw::TwVerdict vd = tw::timewait_process(t.st, s, policy, now);
+    tw::TwEntryState st = tw_state(t);
+    tw::TwVerdict vd = tw::timewait_process(st, s, policy, now);
+    t.store(st);
     if (vd.action == tw::TwAction::kSynReopen) {
       if (const Listener* l = find_listener(v.dst_port)) {
         bump(vd.counters);
@@ -445,7 +546,7 @@ struct Stack::Impl {
       case tw::TwAction::kDrop:
         break;
       case tw::TwAction::kSendAck: {
-        const tw::TwAck a = tw::ack_reply(t.st, now);
+        const tw::TwAck a = tw::ack_reply(st, now);
         wire::TcpOptions o;
         if (a.has_ts) o.ts = wire::TcpTimestamps{a.tsval, a.tsecr};
         transmit(t.key, a.seq, a.ack, wire::tcp_flags::kAck, a.win, o, nullptr, nullptr);
@@ -473,7 +574,7 @@ struct Stack::Impl {
     if (vd.recycle_remember_peer) {
       if (auto* p = peers.find(flow::PeerAddrV4{t.key.remote_addr}, now)) {
         tw::PeerStamp ps{p->ts.ts_recent, p->ts.ts_stamp_s};
-        if (tw::recycle_remember(ps, t.st.ts_recent, t.st.ts_recent_stamp_s, now, policy)) {
+        if (tw::recycle_remember(ps, st.ts_recent, st.ts_recent_stamp_s, now, policy)) {
           p->ts.ts_recent = ps.ts;
           p->ts.ts_stamp_s = ps.ts_stamp_s;
           p->ts.updated_us = now;
@@ -481,7 +582,7 @@ struct Stack::Impl {
         rearm = vd.recycled_rearm_us;
       }
     }
-    if (rearm != 0) tw_wheel.schedule(t.timer, now + rearm);
+    if (rearm != 0) rearm_tw(t, rearm);
   }
 
   struct Listener {
@@ -583,18 +684,7 @@ struct Stack::Impl {
         return 0;
       });
     });
-    tw_wheel.advance(now, [&](timer::Timer& t) {
-      TwEntry& e = timer::owner_of(t, &TwEntry::timer);
-      if (policy.tw_counted_at_expiry) {
-        const std::uint64_t len = e.st.recycle_timeout_ms != 0
-                                      ? std::uint64_t{e.st.recycle_timeout_ms} * 1000
-                                      : policy.timewait_len_us;
-        tw::TwCounters c;
-        c.add(tw::tw_expiry_counter(len, policy));
-        bump(c);
-      }
-      kill_tw(e);
-    });
+    tw_pool.advance(now, tw_hooks);
   }
 
   ConnectResult connect(std::uint32_t raddr, std::uint16_t rport, ConnectOptions& o) {
@@ -603,7 +693,7 @@ struct Stack::Impl {
       auto* h = table.find(k);
       if (h == nullptr) return ports::TupleState::kFree;
       if (h->kind == flow::EntryKind::kTimeWait &&
-          tw::tw_reuse_allowed(static_cast<TwEntry*>(h)->st, policy, now, explicit_port)) {
+          tw::tw_reuse_allowed(tw_state(*static_cast<TwEntry*>(h)), policy, now, explicit_port)) {
         return ports::TupleState::kTimeWaitReusable;
       }
       return ports::TupleState::kBusy;
@@ -619,7 +709,7 @@ struct Stack::Impl {
     if (r.pick.took_over_timewait) {
       auto* t = static_cast<TwEntry*>(table.find(k));
       // The SYN-ACK overwrites ts_recent in SYN-SENT, so only write_seq is observable here.
-      iss = tw::reuse_inherit(t->st).write_seq;
+      iss = tw::reuse_inherit(tw_state(*t)).write_seq;
       if (!table.replace(t, e)) {
         free_conn(*e);
         return {0, kEnobufs};
@@ -657,15 +747,12 @@ struct Stack::Impl {
   flow::Domain epoch;
   flow::Reader reader;
   timer::TimerWheel conn_wheel;
-  timer::TimerWheel tw_wheel;
+  TwPool tw_pool;
   ports::PortAllocator ports;
   flow::PeerTable<> peers;
   std::vector<std::unique_ptr<ConnEntry>> conns;
   std::vector<std::uint32_t> conn_free;
   std::size_t conn_live = 0;
-  std::unique_ptr<TwEntry[]> tws;
-  std::vector<std::uint32_t> tw_free;
-  std::size_t tw_cap = 0;
   std::vector<Listener> listeners;
   ports::SipKey isn_key, ts_key;
   std::uint64_t now = 0;
@@ -677,9 +764,8 @@ Stack::Stack(const Config& cfg, const Identity& id, TxSink& tx, std::uint64_t no
     : impl_(std::make_unique<Impl>(cfg, id, tx, now_us)) {}
 
 Stack::~Stack() {
-  // Connections' and TW entries' timers must leave the wheels before the wheels go.
+  // Connections' timers must leave the wheel before the wheel goes.
   for (auto& e : impl_->conns) impl_->conn_wheel.cancel(e->timer);
-  for (std::size_t i = 0; i < impl_->tw_cap; ++i) impl_->tw_wheel.cancel(impl_->tws[i].timer);
 }
 
 void Stack::input(std::span<const std::uint8_t> frame, std::uint64_t now_us) {
@@ -695,7 +781,7 @@ void Stack::advance(std::uint64_t now_us) {
 }
 
 std::uint64_t Stack::next_wakeup() const noexcept {
-  return std::min(impl_->conn_wheel.next_expiry_hint(), impl_->tw_wheel.next_expiry_hint());
+  return std::min(impl_->conn_wheel.next_expiry_hint(), impl_->tw_pool.next_expiry_us());
 }
 
 bool Stack::listen(std::uint16_t port, ListenerCallbacks callbacks) {
@@ -781,7 +867,7 @@ StackCounters Stack::counters() const {
 }
 
 std::size_t Stack::timewait_count() const noexcept {
-  return impl_->tw_cap - impl_->tw_free.size();
+  return impl_->tw_pool.size();
 }
 std::size_t Stack::connection_count() const noexcept {
   return impl_->conn_live;
@@ -801,12 +887,12 @@ std::uint32_t Stack::snd_nxt(ConnId id) const noexcept {
 }
 
 double Stack::timewait_entry_bytes(const Config& cfg) noexcept {
-  // Entry + its free-list index + the flow table's bytes per entry of capacity (buckets of
-  // 64 bytes, capacity * 10 / 49 of them), with the pool sized to the table.
+  // Entry (the pool's free list and expiry queues live inside entries) + the flow table's
+  // bytes per entry of capacity (buckets of 64 bytes, capacity * 10 / 49 of them).
   const double cap = cfg.flow_table_capacity > 0 ? cfg.flow_table_capacity : 1;
   const double buckets =
       std::max(1.0, static_cast<double>(static_cast<std::size_t>(cap) * 10 / 49));
-  return static_cast<double>(sizeof(TwEntry) + sizeof(std::uint32_t)) + buckets * 64.0 / cap;
+  return static_cast<double>(sizeof(TwEntry)) + buckets * 64.0 / cap;
 }
 
 }  // namespace twtcp

@@ -555,7 +555,12 @@ TEST(Stack, TimeWaitEntrySize) {
                 c.flow_table_capacity = 1'000'000;
                 return Stack::timewait_entry_bytes(c);
               }());
-  EXPECT_EQ(sizeof(tcp::TwEntry), 88u);
+  EXPECT_EQ(sizeof(tcp::TwEntry), 48u);
+  for (const int cap : {1024, 262144, 1 << 20, 1 << 26}) {
+    Config c;
+    c.flow_table_capacity = cap;
+    EXPECT_LE(Stack::timewait_entry_bytes(c), 64.0) << cap;
+  }
 }
 
 TEST(Stack, CountersIterateByName) {
