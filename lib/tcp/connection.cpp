@@ -52,6 +52,78 @@ std::string_view to_string(State s) noexcept {
   return "?";
 }
 
+// ---------------------------------------------------------------------------------------------
+// SeqRanges
+
+template <std::size_t N>
+typename SeqRanges<N>::Inserted SeqRanges<N>::insert(std::uint32_t start,
+                                                     std::uint32_t end) noexcept {
+  Inserted res;
+  std::size_t i = 0;
+  while (i < count && seq_before(r[i].end, start)) ++i;  // wholly before, not touching
+  std::size_t j = i;
+  std::uint32_t lo = start, hi = end;
+  while (j < count && seq_before_eq(r[j].start, end)) {
+    res.overlap |= seq_before(r[j].start, end) && seq_after(r[j].end, start);
+    if (seq_before(r[j].start, lo)) lo = r[j].start;
+    if (seq_after(r[j].end, hi)) hi = r[j].end;
+    ++j;
+  }
+  const std::size_t merged = j - i;
+  if (merged == 0) {
+    if (count == N) return res;
+    for (std::size_t k = count; k > i; --k) r[k] = r[k - 1];
+    ++count;
+  } else {
+    for (std::size_t k = j; k < count; ++k) r[i + 1 + (k - j)] = r[k];
+    count = static_cast<std::uint8_t>(count - (merged - 1));
+  }
+  r[i] = Range{lo, hi, ++clock};
+  res.stored = true;
+  return res;
+}
+
+template <std::size_t N>
+void SeqRanges<N>::trim_before(std::uint32_t seq) noexcept {
+  while (count && seq_before_eq(r[0].end, seq)) pop_front();
+  if (count && seq_before(r[0].start, seq)) r[0].start = seq;
+}
+
+template <std::size_t N>
+std::uint32_t SeqRanges<N>::end_of(std::uint32_t seq) const noexcept {
+  for (std::size_t k = 0; k < count; ++k) {
+    if (seq_after(r[k].start, seq)) break;
+    if (seq_before(seq, r[k].end)) return r[k].end;
+  }
+  return seq;
+}
+
+template <std::size_t N>
+std::uint32_t SeqRanges<N>::next_start(std::uint32_t seq, std::uint32_t limit) const noexcept {
+  for (std::size_t k = 0; k < count; ++k) {
+    if (seq_after(r[k].start, seq)) return seq_before(r[k].start, limit) ? r[k].start : limit;
+  }
+  return limit;
+}
+
+template <std::size_t N>
+std::uint32_t SeqRanges<N>::covered_before(std::uint32_t seq) const noexcept {
+  std::uint32_t n = 0;
+  for (std::size_t k = 0; k < count && seq_before(r[k].start, seq); ++k) {
+    n += (seq_before(r[k].end, seq) ? r[k].end : seq) - r[k].start;
+  }
+  return n;
+}
+
+template <std::size_t N>
+void SeqRanges<N>::pop_front() noexcept {
+  for (std::size_t k = 1; k < count; ++k) r[k - 1] = r[k];
+  --count;
+}
+
+template struct SeqRanges<8>;
+template struct SeqRanges<Connection::kOfoRanges>;
+
 Segment from_view(const wire::SegmentView& v) noexcept {
   Segment s;
   s.seq = v.seq;
@@ -178,6 +250,7 @@ void Connection::connect(std::uint32_t iss, std::uint32_t ts_offset, std::uint64
   tcb_.iss = iss;
   tcb_.snd_una = iss;
   tcb_.snd_nxt = tcb_.snd_max = iss + 1;
+  recover_ = iss;
   tcb_.ts_offset = ts_offset;
   sndbuf_seq_ = iss + 1;
   passive_ = false;
@@ -197,6 +270,7 @@ bool Connection::accept_syn(const Segment& syn, std::uint32_t iss, std::uint32_t
   tcb_.iss = iss;
   tcb_.snd_una = iss;
   tcb_.snd_nxt = tcb_.snd_max = iss + 1;
+  recover_ = iss;
   tcb_.ts_offset = ts_offset;
   sndbuf_seq_ = iss + 1;
   tcb_.irs = syn.seq;
@@ -325,9 +399,10 @@ void Connection::synchronized_input(const Segment& seg, std::uint64_t now_us, bo
     ack_now = true;
   }
   if (seq != tcb_.rcv_nxt) {
-    // Out of order: no reassembly queue in this cut. Drop the data, ACK what we have.
+    // Out of order: keep it beyond rcv_nxt and answer at once with a duplicate ACK (RFC 5681
+    // §4.2), which carries SACK blocks when they were negotiated.
     if (!data.empty() || fin) {
-      ++ctr_->TCPOFODrop;
+      if (can_receive && !fin_received_) queue_out_of_order(seq, data, fin);
       send_ack(now_us);
     }
     output(now_us);
@@ -344,12 +419,21 @@ void Connection::synchronized_input(const Segment& seg, std::uint64_t now_us, bo
     tcb_.rcv_nxt += static_cast<std::uint32_t>(n);
     unacked_rcv_ += static_cast<std::uint32_t>(n);
     if (n) events_ |= event::kReadable;
+    if (n && (ofo_.count || ofo_fin_)) {
+      // The segment filled (part of) a hole: ACK at once (RFC 5681 §4.2) so the sender's
+      // recovery learns of it, taking in whatever out-of-order bytes are now contiguous.
+      take_in_order_ofo();
+      ack_now = true;
+    }
   } else if (!data.empty()) {
     data = {};  // data after the peer's FIN, or in CLOSE_WAIT/LAST_ACK/CLOSING: ignore
   }
 
-  // §3.10.7.4 eighth: FIN.
-  if (fin && seq + data.size() == tcb_.rcv_nxt && !fin_received_) {
+  // §3.10.7.4 eighth: FIN, this segment's or one that arrived beyond a hole now filled.
+  const bool fin_here =
+      (fin && seq + data.size() == tcb_.rcv_nxt) || (ofo_fin_ && ofo_fin_seq_ == tcb_.rcv_nxt);
+  if (fin_here && !fin_received_) {
+    ofo_fin_ = false;
     fin_received_ = true;
     tcb_.rcv_nxt += 1;
     events_ |= event::kPeerFin;
@@ -482,6 +566,93 @@ void Connection::update_ts_recent(const Segment& seg, std::uint64_t now_us) noex
   }
 }
 
+// Stores out-of-order payload in rcvbuf_ at its offset beyond rcv_nxt (tcp_data_queue_ofo()).
+// `seq` is after rcv_nxt. Kept only if it fits both the window we advertised and the interval
+// set; anything else is dropped and counted, and the sender retransmits it.
+void Connection::queue_out_of_order(std::uint32_t seq, std::span<const std::uint8_t> data,
+                                    bool fin) {
+  const std::uint32_t offset = seq - tcb_.rcv_nxt;
+  std::uint32_t room = std::min<std::uint32_t>(tcb_.rcv_adv - tcb_.rcv_nxt,
+                                               static_cast<std::uint32_t>(rcvbuf_.free()));
+  if (ofo_fin_) {
+    // Nothing exists beyond the peer's FIN; a segment claiming otherwise is cut there.
+    room = std::min(room, ofo_fin_seq_ - tcb_.rcv_nxt);
+    fin = false;
+  }
+  if (offset + data.size() > room) {
+    ++ctr_->TCPOFODrop;
+    if (offset >= room) return;
+    data = data.first(room - offset);
+    fin = false;
+  }
+  if (!data.empty()) {
+    const auto end = seq + static_cast<std::uint32_t>(data.size());
+    const auto ins = ofo_.insert(seq, end);
+    if (!ins.stored) {
+      ++ctr_->TCPOFODrop;
+      return;
+    }
+    rcvbuf_.write_at(offset, data);
+    ++ctr_->TCPOFOQueue;
+    if (ins.overlap) ++ctr_->TCPOFOMerge;
+  }
+  if (fin) {
+    ofo_fin_ = true;
+    ofo_fin_seq_ = seq + static_cast<std::uint32_t>(data.size());
+  }
+}
+
+// Moves rcv_nxt over the out-of-order intervals it has reached (tcp_ofo_queue()).
+void Connection::take_in_order_ofo() noexcept {
+  while (ofo_.count && seq_before_eq(ofo_.r[0].start, tcb_.rcv_nxt)) {
+    const std::uint32_t end = ofo_.r[0].end;
+    if (seq_after(end, tcb_.rcv_nxt)) {
+      const std::uint32_t n = end - tcb_.rcv_nxt;
+      rcvbuf_.commit(n);
+      tcb_.rcv_nxt = end;
+      unacked_rcv_ += n;
+      events_ |= event::kReadable;
+    }
+    ofo_.pop_front();
+  }
+}
+
+// SACK blocks for an ACK we send (RFC 2018 §4): the interval holding the latest out-of-order
+// segment first, then the others by recency, as many as the option space leaves room for.
+void Connection::fill_sack_blocks(SegOptions& o, std::uint32_t payload_len) const noexcept {
+  o.sack_count = 0;
+  if (!tcb_.sack_ok || ofo_.count == 0) return;
+  // 40 option bytes, less 12 for timestamps; a block list costs 2 + 8 per block. On a data
+  // segment the options also come out of the MSS, so only what the payload leaves is used.
+  std::uint32_t space = tcb_.ts_ok ? 40u - kTsOptLen : 40u;
+  if (payload_len) space = std::min<std::uint32_t>(space, eff_mss_ - payload_len);
+  if (space < 10) return;
+  const std::size_t max_blocks = std::min<std::size_t>((space - 2) / 8, SegOptions::kMaxSackBlocks);
+  std::uint32_t taken = 0;  // bit per interval already listed
+  for (std::size_t b = 0; b < max_blocks && b < ofo_.count; ++b) {
+    std::size_t best = ofo_.count;
+    for (std::size_t k = 0; k < ofo_.count; ++k) {
+      if (taken & (1u << k)) continue;
+      if (best == ofo_.count || ofo_.r[k].stamp - ofo_.r[best].stamp < 0x80000000u) best = k;
+    }
+    taken |= 1u << best;
+    o.sack[b] = SackBlock{ofo_.r[best].start, ofo_.r[best].end};
+    o.sack_count = static_cast<std::uint8_t>(b + 1);
+  }
+}
+
+// Records the peer's SACK blocks that describe our outstanding data (RFC 2018 §5); bogus or
+// stale blocks are ignored.
+void Connection::note_sack_blocks(const SegOptions& o) noexcept {
+  if (!tcb_.sack_ok) return;
+  for (std::size_t b = 0; b < o.sack_count && b < SegOptions::kMaxSackBlocks; ++b) {
+    const SackBlock& blk = o.sack[b];
+    if (!seq_before(blk.left, blk.right)) continue;
+    if (!seq_after(blk.left, tcb_.snd_una) || seq_after(blk.right, tcb_.snd_max)) continue;
+    (void)sacked_.insert(blk.left, blk.right);  // a full scoreboard only forgets detail
+  }
+}
+
 bool Connection::fin_acked() const noexcept {
   return fin_queued_ && seq_after(tcb_.snd_una, data_end_seq());
 }
@@ -498,8 +669,26 @@ bool Connection::process_ack(const Segment& seg, std::uint64_t now_us) {
     challenge_ack(now_us);
     return false;
   }
+  // RFC 5681 §2 duplicate ACK: data outstanding, nothing new acknowledged, no data, no
+  // SYN/FIN, same window. Judged before this segment updates the window.
+  const bool dup_ack = seg.ack == tcb_.snd_una && tcb_.snd_una != tcb_.snd_max &&
+                       seg.payload.empty() && !seg.has(flags::kSyn | flags::kFin) &&
+                       (std::uint32_t(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
+  note_sack_blocks(seg.opts);
+  if (dup_ack && !probing_ && synchronized()) {
+    if (in_recovery_) {
+      cwnd_ += eff_mss_;  // inflation: a segment has left the network
+    } else if (++dupacks_ == 1) {
+      flight_at_dup_ = tcb_.snd_max - tcb_.snd_una;
+    } else if (dupacks_ == 3 && seq_after_eq(seg.ack, recover_)) {
+      // RFC 6582 §3.2 step 2: dup ACKs caused by an RTO's go-back-N (ack below recover_)
+      // do not start another recovery.
+      enter_recovery(now_us);
+    }
+  }
   if (seq_after(seg.ack, tcb_.snd_una)) {
     const std::uint32_t acked = seg.ack - tcb_.snd_una;
+    dupacks_ = 0;
     // RTT: the echoed TS when there is one (RFC 7323 §4), else Karn's single timed segment.
     if (tcb_.ts_ok && seg.opts.has_ts && seg.opts.tsecr && retries_ == 0) {
       ts_rtt_sample(seg.opts.tsecr, now_us);
@@ -516,9 +705,25 @@ bool Connection::process_ack(const Segment& seg, std::uint64_t now_us) {
     }
     tcb_.snd_una = seg.ack;
     if (seq_before(tcb_.snd_nxt, tcb_.snd_una)) tcb_.snd_nxt = tcb_.snd_una;
-    // Reno-style growth; this cut has no fast retransmit, only RTO go-back-N.
-    if (cwnd_ < ssthresh_) {
-      cwnd_ += std::min<std::uint32_t>(acked, eff_mss_);
+    sacked_.trim_before(tcb_.snd_una);
+    if (sacked_.count && sacked_.r[0].start == tcb_.snd_una) {
+      // A receiver holding snd_una's bytes would have ACKed past them: it reneged on its
+      // SACKs (RFC 2018 §8), so forget them rather than skip data it no longer has.
+      sacked_.clear();
+    }
+    if (in_recovery_ && seq_after_eq(seg.ack, recover_)) {
+      // Full ACK: everything outstanding at the loss is in; deflate (RFC 6582 §3.2 step 3).
+      in_recovery_ = false;
+      cwnd_ = ssthresh_;
+    } else if (in_recovery_) {
+      // Partial ACK: the next hole was lost too. Resend it at once, deflate by what was
+      // acknowledged, add back one segment if a full one left, and stay in recovery.
+      retransmit_head(now_us);
+      cwnd_ = cwnd_ > acked ? cwnd_ - acked : 0;
+      if (acked >= eff_mss_) cwnd_ += eff_mss_;
+      cwnd_ = std::max<std::uint32_t>(cwnd_, eff_mss_);
+    } else if (cwnd_ < ssthresh_) {
+      cwnd_ += std::min<std::uint32_t>(acked, eff_mss_);  // slow start
     } else {
       cwnd_ += std::max<std::uint32_t>(1, std::uint32_t(eff_mss_) * eff_mss_ / cwnd_);
     }
@@ -565,6 +770,36 @@ bool Connection::process_ack(const Segment& seg, std::uint64_t now_us) {
   return true;
 }
 
+// RFC 5681 §3.2 fast retransmit on the third duplicate ACK, then NewReno fast recovery.
+void Connection::enter_recovery(std::uint64_t now_us) {
+  ssthresh_ = std::max<std::uint32_t>(flight_at_dup_ / 2, 2u * eff_mss_);
+  recover_ = tcb_.snd_max;
+  in_recovery_ = true;
+  ++(tcb_.sack_ok ? ctr_->TCPSackRecovery : ctr_->TCPRenoRecovery);
+  retransmit_head(now_us);
+  cwnd_ = ssthresh_ + 3u * eff_mss_;
+}
+
+// Resends one segment from snd_una (with the FIN if it is the last), leaving snd_nxt alone.
+void Connection::retransmit_head(std::uint64_t now_us) {
+  const std::uint32_t end = data_end_seq();
+  const std::uint32_t una = tcb_.snd_una;
+  const std::uint32_t avail = seq_before(una, end) ? end - una : 0;
+  const std::uint32_t len =
+      std::min<std::uint32_t>({avail, eff_mss_, sacked_.next_start(una, una + eff_mss_) - una});
+  const bool fin = fin_queued_ && una + len == end && seq_after(tcb_.snd_max, end);
+  if (len == 0 && !fin) return;
+  std::uint8_t fl = flags::kAck;
+  if (fin) fl |= flags::kFin;
+  if (len && una + len == end) fl |= flags::kPsh;
+  ++ctr_->TCPFastRetrans;
+  ++ctr_->RetransSegs;
+  // Karn: the timed segment's ACK would now be ambiguous.
+  if (rtt_timing_ && seq_before(rtt_seq_, una + len + (fin ? 1u : 0u))) rtt_timing_ = false;
+  emit(una, fl, len, now_us);
+  arm_rto(now_us);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Output
 
@@ -603,6 +838,7 @@ void Connection::emit(std::uint32_t seq, std::uint8_t fl, std::uint32_t len, std
     s.opts.has_ts = offer ? p_->timestamps != 0 : tcb_.ts_ok;
   } else {
     s.opts.has_ts = tcb_.ts_ok;
+    if ((fl & flags::kAck) && !(fl & flags::kRst)) fill_sack_blocks(s.opts, len);
   }
   if (s.opts.has_ts) {
     s.opts.tsval = ts_now(now_us, tcb_.ts_offset);
@@ -683,22 +919,43 @@ void Connection::output(std::uint64_t now_us) {
   }
   const std::uint32_t end = data_end_seq();
   for (;;) {
-    const std::uint32_t in_flight = tcb_.snd_nxt - tcb_.snd_una;
-    const std::uint32_t wnd = std::min(tcb_.snd_wnd, cwnd_);
+    const bool retrans = seq_before(tcb_.snd_nxt, tcb_.snd_max);
+    if (retrans && sacked_.count) {
+      // Going back over sent data (after an RTO): the peer already holds what it SACKed.
+      const std::uint32_t skip_to = sacked_.end_of(tcb_.snd_nxt);
+      if (skip_to != tcb_.snd_nxt) {
+        tcb_.snd_nxt = seq_before(skip_to, tcb_.snd_max) ? skip_to : tcb_.snd_max;
+        continue;
+      }
+    }
+    // Outside fast recovery, what the peer SACKed has left the network (RFC 6675's pipe);
+    // inside it, Reno's cwnd inflation already counts those segments.
+    std::uint32_t in_flight = tcb_.snd_nxt - tcb_.snd_una;
+    std::uint32_t limited = 0;
+    if (!in_recovery_ && sacked_.count) {
+      in_flight -= sacked_.covered_before(tcb_.snd_nxt);
+    } else if (!in_recovery_) {
+      // RFC 3042 limited transmit: without SACK, the first two dup ACKs each let one new
+      // segment out, so a small window still gathers the three fast retransmit needs.
+      limited = std::min<std::uint32_t>(dupacks_, 2) * eff_mss_;
+    }
+    const std::uint32_t wnd = std::min(tcb_.snd_wnd, cwnd_ + limited);
     const std::uint32_t unsent = seq_before(tcb_.snd_nxt, end) ? end - tcb_.snd_nxt : 0;
     const bool fin_due = fin_queued_ && seq_before_eq(tcb_.snd_nxt, end);
     if (unsent == 0 && !fin_due) break;
     const std::uint32_t room = wnd > in_flight ? wnd - in_flight : 0;
-    std::uint32_t len = std::min<std::uint32_t>({unsent, eff_mss_, room});
+    // A retransmission stops where SACKed data begins: a hole is resent whatever its size.
+    const std::uint32_t avail =
+        retrans ? std::min(unsent, sacked_.next_start(tcb_.snd_nxt, end) - tcb_.snd_nxt) : unsent;
+    const std::uint32_t len = std::min<std::uint32_t>({avail, eff_mss_, room});
     if (unsent > 0 && len == 0) break;             // window full
     if (out_->size == OutQueue::kCapacity) break;  // caller drains, then calls flush()
     // Avoid silly small segments while more is in flight (a simple Nagle/SWS rule).
-    if (len < unsent && len < eff_mss_ && in_flight > 0) break;
+    if (len < avail && len < eff_mss_ && in_flight > 0) break;
     std::uint8_t fl = flags::kAck;
-    const bool last = len == unsent;
+    const bool last = tcb_.snd_nxt + len == end;
     if (last && len) fl |= flags::kPsh;
     if (last && fin_queued_) fl |= flags::kFin;
-    const bool retrans = seq_before(tcb_.snd_nxt, tcb_.snd_max);
     if (retrans) ++ctr_->RetransSegs;
     emit(tcb_.snd_nxt, fl, len, now_us);
     if (!retrans && !rtt_timing_ && len) {
@@ -803,6 +1060,7 @@ void Connection::on_rto(std::uint64_t now_us) {
     return;
   }
   ++retries_;
+  ++ctr_->TCPTimeouts;
   backoff_ = static_cast<std::uint8_t>(std::min(backoff_ + 1, 40));
   rtt_timing_ = false;  // Karn: no samples from retransmitted data
   if (state_ == State::kSynSent || state_ == State::kSynReceived) {
@@ -814,6 +1072,10 @@ void Connection::on_rto(std::uint64_t now_us) {
   // Go back N from snd_una with a one-segment window (RFC 5681 §3.1 after a timeout).
   ssthresh_ = std::max<std::uint32_t>((tcb_.snd_nxt - tcb_.snd_una) / 2, 2u * eff_mss_);
   cwnd_ = eff_mss_;
+  // Leave fast recovery; dup ACKs the go-back-N provokes must not start another (RFC 6582).
+  in_recovery_ = false;
+  dupacks_ = 0;
+  recover_ = tcb_.snd_max;
   tcb_.snd_nxt = tcb_.snd_una;
   arm_rto(now_us);
   output(now_us);

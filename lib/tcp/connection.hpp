@@ -44,14 +44,25 @@ enum class State : std::uint8_t {
 
 namespace flags = wire::tcp_flags;
 
-// The TCP options this layer reads and writes (SACK blocks are not supported in this cut).
+// One RFC 2018 SACK block: the peer holds [left, right).
+struct SackBlock {
+  std::uint32_t left = 0;
+  std::uint32_t right = 0;
+};
+
+// The TCP options this layer reads and writes.
 struct SegOptions {
+  // At most 4 SACK blocks fit the 40-byte option space (3 next to timestamps).
+  static constexpr std::size_t kMaxSackBlocks = 4;
+
   std::optional<std::uint16_t> mss;
   std::optional<std::uint8_t> wscale;  // raw; clamped to 14 when used
   bool sack_ok = false;
   bool has_ts = false;
   std::uint32_t tsval = 0;
   std::uint32_t tsecr = 0;
+  std::uint8_t sack_count = 0;  // blocks in `sack`, the first one the most recent (RFC 2018)
+  std::array<SackBlock, kMaxSackBlocks> sack{};
 };
 
 // An incoming segment, already parsed and checksummed. `payload` must stay valid for the
@@ -139,7 +150,46 @@ struct Counters {
   std::uint64_t TCPAbortOnData = 0;
   std::uint64_t TCPAbortOnClose = 0;
   std::uint64_t TCPAbortOnTimeout = 0;
-  std::uint64_t TCPOFODrop = 0;  // out-of-order data dropped (no OFO queue in this cut)
+  std::uint64_t TCPOFODrop = 0;       // out-of-order data dropped: beyond the receive window
+                                      // or the out-of-order intervals' capacity
+  std::uint64_t TCPOFOQueue = 0;      // segments queued out of order
+  std::uint64_t TCPOFOMerge = 0;      // out-of-order segments overlapping queued data
+  std::uint64_t TCPFastRetrans = 0;   // fast retransmits (3 dup ACKs, NewReno partial ACKs)
+  std::uint64_t TCPRenoRecovery = 0;  // fast recovery episodes without SACK
+  std::uint64_t TCPSackRecovery = 0;  // fast recovery episodes with SACK negotiated
+  std::uint64_t TCPTimeouts = 0;      // retransmission timeouts (not persist probes)
+};
+
+// Up to N disjoint, non-adjacent sequence ranges [start, end), kept sorted. Used for the
+// received out-of-order intervals and for the peer's SACKed ranges of our send stream; all
+// ranges of one set lie within one window (< 2^31), so circular comparisons order them.
+template <std::size_t N>
+struct SeqRanges {
+  struct Range {
+    std::uint32_t start = 0;
+    std::uint32_t end = 0;
+    std::uint32_t stamp = 0;  // insert() count when last extended: recency for SACK blocks
+  };
+  std::array<Range, N> r{};
+  std::uint8_t count = 0;
+  std::uint32_t clock = 0;
+
+  struct Inserted {
+    bool stored = false;   // false: no room for a new range, nothing changed
+    bool overlap = false;  // [start, end) overlapped (not just touched) a stored range
+  };
+  // Adds [start, end), merging with every range it overlaps or touches.
+  Inserted insert(std::uint32_t start, std::uint32_t end) noexcept;
+  // Drops everything before `seq` (ranges that end at or before it; trims one that straddles).
+  void trim_before(std::uint32_t seq) noexcept;
+  // The end of the range holding `seq`, or `seq` itself when none does.
+  [[nodiscard]] std::uint32_t end_of(std::uint32_t seq) const noexcept;
+  // The start of the first range after `seq`, or `limit` when none starts before it.
+  [[nodiscard]] std::uint32_t next_start(std::uint32_t seq, std::uint32_t limit) const noexcept;
+  // Bytes the ranges hold before `seq`.
+  [[nodiscard]] std::uint32_t covered_before(std::uint32_t seq) const noexcept;
+  void pop_front() noexcept;
+  void clear() noexcept { count = 0; }
 };
 
 // Everything a connection reads from the Config, resolved once per stack (the Config itself
@@ -235,6 +285,12 @@ class Connection {
   [[nodiscard]] std::uint64_t rto_us() const noexcept;
   [[nodiscard]] std::uint32_t retransmits() const noexcept { return retries_; }
   [[nodiscard]] std::uint16_t effective_mss() const noexcept { return eff_mss_; }
+  [[nodiscard]] std::uint32_t cwnd() const noexcept { return cwnd_; }
+  [[nodiscard]] std::uint32_t ssthresh() const noexcept { return ssthresh_; }
+  [[nodiscard]] bool in_fast_recovery() const noexcept { return in_recovery_; }
+  // Out-of-order intervals held beyond rcv_nxt (at most kOfoRanges).
+  [[nodiscard]] std::size_t ofo_ranges() const noexcept { return ofo_.count; }
+  static constexpr std::size_t kOfoRanges = 16;
 
   // Copies `seg`'s payload (see OutSegment); returns bytes copied, 0 if they are gone.
   std::size_t copy_payload(const OutSegment& seg, std::span<std::uint8_t> out) const noexcept;
@@ -258,6 +314,12 @@ class Connection {
   bool seq_acceptable(std::uint32_t seq, std::uint32_t len) const noexcept;
   bool process_ack(const Segment& seg, std::uint64_t now_us);
   void update_ts_recent(const Segment& seg, std::uint64_t now_us) noexcept;
+  void queue_out_of_order(std::uint32_t seq, std::span<const std::uint8_t> data, bool fin);
+  void take_in_order_ofo() noexcept;
+  void note_sack_blocks(const SegOptions& o) noexcept;
+  void enter_recovery(std::uint64_t now_us);
+  void retransmit_head(std::uint64_t now_us);
+  void fill_sack_blocks(SegOptions& o, std::uint32_t payload_len) const noexcept;
   void negotiate(const SegOptions& o, bool we_offered) noexcept;
 
   // Output helpers.
@@ -300,6 +362,22 @@ class Connection {
   std::uint32_t cwnd_ = 0;
   std::uint32_t ssthresh_ = 0xffffffffu;
   std::uint32_t max_wnd_ = 0;
+
+  // Loss recovery (RFC 5681 fast retransmit, RFC 6582 NewReno). recover_ is one past the
+  // highest sequence sent when recovery (or the last RTO) began.
+  std::uint32_t recover_ = 0;
+  std::uint32_t dupacks_ = 0;
+  std::uint32_t flight_at_dup_ = 0;  // FlightSize at the first dup ACK: what limited
+                                     // transmit sent afterwards does not count (RFC 5681)
+  bool in_recovery_ = false;
+  // The peer's SACKed ranges above snd_una: retransmissions skip them.
+  SeqRanges<8> sacked_;
+
+  // Out-of-order receive: payload sits in rcvbuf_ at its offset beyond rcv_nxt; these ranges
+  // say which bytes are there. A FIN seen beyond a hole waits in ofo_fin_seq_.
+  SeqRanges<kOfoRanges> ofo_;
+  bool ofo_fin_ = false;
+  std::uint32_t ofo_fin_seq_ = 0;
 
   // Timers (0 = not armed).
   std::uint64_t rto_deadline_ = 0;

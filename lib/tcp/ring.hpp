@@ -24,15 +24,29 @@ class ByteRing {
 
   // Appends as much of `data` as fits; returns the bytes taken.
   std::size_t write(std::span<const std::uint8_t> data) noexcept {
-    const std::size_t n = std::min(data.size(), free());
-    std::size_t tail = (head_ + size_) % (cap_ ? cap_ : 1);
+    return commit(write_at(0, data));
+  }
+
+  // Writes `data` `offset` bytes past the tail without making it readable: out-of-order bytes
+  // wait there until commit() takes them in. Writes only what fits in the free space; returns
+  // the bytes written (from the front of `data`).
+  std::size_t write_at(std::size_t offset, std::span<const std::uint8_t> data) noexcept {
+    if (offset >= free()) return 0;
+    const std::size_t n = std::min(data.size(), free() - offset);
+    std::size_t pos = (head_ + size_ + offset) % cap_;
     std::size_t done = 0;
     while (done < n) {
-      const std::size_t chunk = std::min(n - done, cap_ - tail);
-      std::memcpy(buf_.get() + tail, data.data() + done, chunk);
+      const std::size_t chunk = std::min(n - done, cap_ - pos);
+      std::memcpy(buf_.get() + pos, data.data() + done, chunk);
       done += chunk;
-      tail = 0;
+      pos = 0;
     }
+    return n;
+  }
+
+  // Makes n bytes past the tail, written earlier by write_at(), readable; returns the bytes taken.
+  std::size_t commit(std::size_t n) noexcept {
+    n = std::min(n, free());
     size_ += n;
     return n;
   }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -157,9 +158,28 @@ class TcpTest : public ::testing::Test {
     return s;
   }
 
+  // A data segment `offset` bytes past peer_nxt carrying `n` bytes of `fill`. Each one keeps
+  // its own payload, so several can be built before they are sent.
+  Segment data_at(std::uint32_t offset, std::size_t n, std::uint8_t fill) {
+    payloads_.emplace_back(n, fill);
+    Segment s = tmpl();
+    s.seq = peer_nxt + offset;
+    s.flags |= flags::kPsh;
+    s.payload = payloads_.back();
+    return s;
+  }
+
+  // Reads everything readable.
+  std::vector<std::uint8_t> read_all() {
+    std::vector<std::uint8_t> got(c().readable());
+    got.resize(c().recv(got, now));
+    return got;
+  }
+
  private:
   std::uint32_t last_our_tsval_ = 0;
   std::vector<std::uint8_t> payload_;
+  std::deque<std::vector<std::uint8_t>> payloads_;
 };
 
 }  // namespace twtcp::tcp::testing

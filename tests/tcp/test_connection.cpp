@@ -2,7 +2,10 @@
 // case varies the template segment from the peer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <vector>
 
 #include "fixture.hpp"
 #include "timewait/enter.hpp"
@@ -226,6 +229,7 @@ TEST_F(TcpTest, SynRetriesDoubleAndExhaustionCountsAttemptFails) {
     EXPECT_EQ(r[0].seq, kIss);
   }
   EXPECT_EQ(ctr.RetransSegs, 6u);
+  EXPECT_EQ(ctr.TCPTimeouts, 6u);
   expect_at += 64'000'000;  // 1+2+...+64 = 127 s after the first SYN
   EXPECT_EQ(c().next_deadline(), expect_at);
   EXPECT_TRUE(fire(expect_at).empty());
@@ -280,17 +284,6 @@ TEST_F(TcpTest, ZeroDelayedAckAcksEverySegment) {
   auto r = send(data(10));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].ack, peer_nxt + 10);
-}
-
-TEST_F(TcpTest, OutOfOrderDataIsDroppedWithDupAck) {
-  connection_in(State::kEstablished);
-  Segment s = data(100);
-  s.seq += 1000;
-  auto r = send(s);
-  ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0].ack, peer_nxt);
-  EXPECT_EQ(c().readable(), 0u);
-  EXPECT_EQ(ctr.TCPOFODrop, 1u);
 }
 
 TEST_F(TcpTest, DuplicateDataIsTrimmedAndAcked) {
@@ -444,6 +437,456 @@ TEST_F(TcpTest, ChallengeAckInSynReceivedUsesScaledWindow) {
   auto r = send(rst);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].window, 131072 >> 2);
+}
+
+// ----------------------------------------------------------------------- out-of-order receive
+
+TEST_F(TcpTest, OutOfOrderDataIsQueuedAndAnsweredWithDupAckAtOnce) {
+  connection_in(State::kEstablished);
+  auto r = send(data_at(1000, 100, 'b'));
+  ASSERT_EQ(r.size(), 1u);  // immediate, not delayed
+  EXPECT_EQ(r[0].ack, peer_nxt);
+  EXPECT_EQ(r[0].payload_len, 0u);
+  EXPECT_EQ(c().readable(), 0u);
+  EXPECT_FALSE(c().take_events() & event::kReadable);
+  EXPECT_EQ(c().ofo_ranges(), 1u);
+  EXPECT_EQ(ctr.TCPOFOQueue, 1u);
+  EXPECT_EQ(ctr.TCPOFODrop, 0u);
+}
+
+// Three segments A, B, C (different fill bytes) arrive in every order; the reader always gets
+// A then B then C, and whichever segment completes the stream is ACKed at once.
+TEST_F(TcpTest, ThreeSegmentsInEveryOrderAreReadInSequenceOrder) {
+  std::array<int, 3> order{0, 1, 2};
+  constexpr std::uint32_t kLen[3] = {700, 1000, 300};
+  constexpr std::uint32_t kOff[3] = {0, 700, 1700};
+  do {
+    SCOPED_TRACE(::testing::Message() << order[0] << order[1] << order[2]);
+    ctr = {};
+    connection_in(State::kEstablished);
+    for (std::size_t k = 0; k < 3; ++k) {
+      const int i = order[k];
+      const bool holes = c().ofo_ranges() > 0;
+      const bool in_order = kOff[i] == c().tcb().rcv_nxt - peer_nxt;
+      auto r = send(data_at(kOff[i], kLen[i], std::uint8_t('A' + i)));
+      if (!in_order || holes) {
+        // A dup ACK for a segment beyond a hole; an ACK at once for one that fills it.
+        ASSERT_EQ(r.size(), 1u);
+        EXPECT_EQ(r[0].ack, c().tcb().rcv_nxt);
+      }
+    }
+    EXPECT_EQ(c().tcb().rcv_nxt, peer_nxt + 2000);
+    EXPECT_EQ(c().ofo_ranges(), 0u);
+    std::vector<std::uint8_t> want;
+    for (int i = 0; i < 3; ++i) want.insert(want.end(), kLen[i], std::uint8_t('A' + i));
+    EXPECT_EQ(read_all(), want);
+    EXPECT_EQ(ctr.TCPOFODrop, 0u);
+    EXPECT_EQ(ctr.TCPOFOMerge, 0u);
+  } while (std::next_permutation(order.begin(), order.end()));
+}
+
+TEST_F(TcpTest, FillingTheHoleIsAckedAtOnceAndTakesInTheQueuedData) {
+  connection_in(State::kEstablished);
+  send(data_at(100, 50, 'b'));
+  send(data_at(200, 50, 'd'));  // two holes: [0,100) and [150,200)
+  (void)c().take_events();
+  auto r = send(data_at(0, 100, 'a'));
+  ASSERT_EQ(r.size(), 1u);  // no delayed ACK: part of the gap is filled
+  EXPECT_EQ(r[0].ack, peer_nxt + 150);
+  EXPECT_EQ(c().readable(), 150u);
+  EXPECT_TRUE(c().take_events() & event::kReadable);
+  EXPECT_EQ(c().next_deadline(), UINT64_MAX);
+  r = send(data_at(150, 50, 'c'));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].ack, peer_nxt + 250);
+  EXPECT_EQ(c().ofo_ranges(), 0u);
+  const auto got = read_all();
+  ASSERT_EQ(got.size(), 250u);
+  EXPECT_EQ(got[99], 'a');
+  EXPECT_EQ(got[100], 'b');
+  EXPECT_EQ(got[150], 'c');
+  EXPECT_EQ(got[249], 'd');
+}
+
+TEST_F(TcpTest, OverlappingOutOfOrderSegmentsMergeAndCount) {
+  connection_in(State::kEstablished);
+  send(data_at(100, 100, 'b'));
+  send(data_at(200, 100, 'b'));  // touches: coalesced, not an overlap
+  EXPECT_EQ(c().ofo_ranges(), 1u);
+  EXPECT_EQ(ctr.TCPOFOMerge, 0u);
+  send(data_at(150, 200, 'b'));  // overlaps and extends
+  EXPECT_EQ(c().ofo_ranges(), 1u);
+  EXPECT_EQ(ctr.TCPOFOMerge, 1u);
+  EXPECT_EQ(ctr.TCPOFOQueue, 3u);
+  send(data_at(0, 100, 'a'));
+  EXPECT_EQ(c().readable(), 350u);
+}
+
+TEST_F(TcpTest, IntervalCapacityExhaustedDropsAndCounts) {
+  connection_in(State::kEstablished);
+  const std::uint32_t n = Connection::kOfoRanges;
+  for (std::uint32_t i = 0; i < n; ++i) send(data_at(100 + 200 * i, 100, 'x'));  // 16 islands
+  EXPECT_EQ(c().ofo_ranges(), n);
+  EXPECT_EQ(ctr.TCPOFODrop, 0u);
+  auto r = send(data_at(100 + 200 * n, 100, 'y'));  // a 17th island: no room
+  ASSERT_EQ(r.size(), 1u);                          // still answered with a dup ACK
+  EXPECT_EQ(r[0].ack, peer_nxt);
+  EXPECT_EQ(ctr.TCPOFODrop, 1u);
+  EXPECT_EQ(ctr.TCPOFOQueue, n);
+  send(data_at(200, 50, 'x'));  // extending an island needs no new interval
+  EXPECT_EQ(ctr.TCPOFODrop, 1u);
+  // Fill every hole: the stream ends where the dropped island was.
+  for (std::uint32_t i = 0; i < n; ++i) send(data_at(200 * i, 100, 'x'));
+  EXPECT_EQ(c().tcb().rcv_nxt, peer_nxt + 200 * n);
+  EXPECT_EQ(c().ofo_ranges(), 0u);
+}
+
+TEST_F(TcpTest, OutOfOrderDataBeyondTheWindowIsTrimmedAndCounted) {
+  rcvbuf = 4096;
+  connection_in(State::kEstablished);
+  ASSERT_EQ(c().tcb().rcv_adv - c().tcb().rcv_nxt, 4096u);
+  auto r = send(data_at(3000, 2000, 'z'));  // 1096 bytes fit, 904 lie beyond the window
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(ctr.TCPOFODrop, 1u);
+  EXPECT_EQ(ctr.TCPOFOQueue, 1u);
+  r = send(data_at(5000, 100, 'z'));  // wholly beyond: not acceptable at all
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(ctr.TCPOFODrop, 1u);
+  r = send(data_at(0, 3000, 'a'));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].ack, peer_nxt + 4096);
+  EXPECT_EQ(r[0].window, 0);
+  const auto got = read_all();
+  ASSERT_EQ(got.size(), 4096u);
+  EXPECT_EQ(got[2999], 'a');
+  EXPECT_EQ(got[3000], 'z');
+  EXPECT_EQ(got[4095], 'z');
+}
+
+TEST_F(TcpTest, OutOfOrderDataWrapsTheRingAfterReads) {
+  rcvbuf = 4096;
+  connection_in(State::kEstablished);
+  send(data_at(0, 3000, 'a'));
+  EXPECT_EQ(read_all().size(), 3000u);
+  peer_nxt += 3000;
+  send(data_at(1000, 2000, 'c'));  // straddles the ring's end
+  send(data_at(0, 1000, 'b'));
+  const auto got = read_all();
+  ASSERT_EQ(got.size(), 3000u);
+  EXPECT_EQ(std::count(got.begin(), got.begin() + 1000, 'b'), 1000);
+  EXPECT_EQ(std::count(got.begin() + 1000, got.end(), 'c'), 2000);
+}
+
+// An out-of-order FIN is remembered and takes effect when the data before it is in.
+TEST_F(TcpTest, OutOfOrderFinIsProcessedOnceTheHoleFills) {
+  connection_in(State::kEstablished);
+  Segment tail = data_at(100, 100, 'b');
+  tail.flags |= flags::kFin;
+  auto r = send(tail);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].ack, peer_nxt);
+  EXPECT_EQ(c().state(), State::kEstablished);
+  EXPECT_FALSE(c().take_events() & event::kPeerFin);
+  r = send(data_at(0, 100, 'a'));
+  EXPECT_EQ(c().state(), State::kCloseWait);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].ack, peer_nxt + 201);  // the data and the FIN
+  EXPECT_TRUE(c().take_events() & event::kPeerFin);
+  EXPECT_EQ(read_all().size(), 200u);
+}
+
+TEST_F(TcpTest, BareOutOfOrderFinWaitsForTheDataBeforeIt) {
+  connection_in(State::kFinWait2);
+  Segment fin = tmpl();
+  fin.seq += 50;
+  fin.flags |= flags::kFin;
+  send(fin);
+  EXPECT_EQ(c().state(), State::kFinWait2);
+  auto r = send(data_at(0, 50, 'a'));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].ack, peer_nxt + 51);
+  EXPECT_EQ(c().state(), State::kTimeWait);
+  EXPECT_EQ(c().timewait_request().conn.rcv_nxt, peer_nxt + 51);
+}
+
+TEST_F(TcpTest, DupAckCarriesSackBlocksMostRecentFirst) {
+  connection_in(State::kEstablished);
+  send(data_at(100, 100, 'x'));
+  send(data_at(300, 100, 'x'));
+  send(data_at(500, 100, 'x'));
+  auto r = send(data_at(700, 100, 'x'));
+  ASSERT_EQ(r.size(), 1u);
+  const SegOptions& o = r[0].opts;
+  ASSERT_EQ(o.sack_count, 3u);  // timestamps leave room for three
+  EXPECT_EQ(o.sack[0].left, peer_nxt + 700);
+  EXPECT_EQ(o.sack[0].right, peer_nxt + 800);
+  EXPECT_EQ(o.sack[1].left, peer_nxt + 500);
+  EXPECT_EQ(o.sack[2].left, peer_nxt + 300);
+  r = send(data_at(200, 50, 'x'));  // extends the first island: it becomes the newest
+  ASSERT_EQ(r[0].opts.sack_count, 3u);
+  EXPECT_EQ(r[0].opts.sack[0].left, peer_nxt + 100);
+  EXPECT_EQ(r[0].opts.sack[0].right, peer_nxt + 250);
+  EXPECT_EQ(r[0].opts.sack[1].left, peer_nxt + 700);
+  // Once the holes are gone, so are the blocks.
+  for (std::uint32_t off : {0u, 250u, 400u, 600u}) send(data_at(off, 100, 'x'));
+  r = send(data_at(800, 10, 'x'));
+  EXPECT_EQ(c().ofo_ranges(), 0u);
+  EXPECT_EQ(c().tcb().rcv_nxt, peer_nxt + 810);
+  r = fire(c().next_deadline());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].opts.sack_count, 0u);
+}
+
+TEST_F(TcpTest, SackBlocksRideOnDataOnlyWhereTheMssLeavesRoom) {
+  sndbuf = 65536;
+  connection_in(State::kEstablished);
+  send(data_at(100, 100, 'x'));
+  const std::uint32_t mss = c().effective_mss();
+  std::vector<std::uint8_t> buf(mss + 100, 'a');
+  auto r = app([&] { c().send(buf, now); });
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].payload_len, mss);
+  EXPECT_EQ(r[0].opts.sack_count, 0u);  // a full segment: no option space left
+  EXPECT_EQ(r[1].payload_len, 100u);
+  ASSERT_EQ(r[1].opts.sack_count, 1u);
+  EXPECT_EQ(r[1].opts.sack[0].left, peer_nxt + 100);
+}
+
+TEST_F(TcpTest, WithoutTimestampsFourSackBlocksFit) {
+  params.timestamps = 0;
+  connection_in(State::kEstablished);
+  for (std::uint32_t i = 0; i < 5; ++i) send(data_at(100 + 200 * i, 100, 'x'));
+  ASSERT_EQ(out.size, 1u);
+  EXPECT_EQ(out.segs[0].opts.sack_count, 4u);
+  EXPECT_EQ(out.segs[0].opts.sack[0].left, peer_nxt + 900);
+}
+
+TEST_F(TcpTest, NoSackBlocksUnlessNegotiated) {
+  params.sack = false;
+  connection_in(State::kEstablished);
+  auto r = send(data_at(100, 100, 'x'));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].opts.sack_count, 0u);
+  EXPECT_EQ(c().ofo_ranges(), 1u);  // still queued
+}
+
+TEST(TcpByteRing, WriteAtWrapsAndCommitMakesItReadable) {
+  ByteRing ring(8);
+  const std::uint8_t head[6] = {1, 2, 3, 4, 5, 6};
+  EXPECT_EQ(ring.write(head), 6u);
+  std::uint8_t buf[8];
+  EXPECT_EQ(ring.read({buf, 5}), 5u);  // head at 5, one byte held
+  const std::uint8_t later[4] = {9, 10, 11, 12};
+  EXPECT_EQ(ring.write_at(2, later), 4u);  // positions 8..11 wrap to 0..3
+  EXPECT_EQ(ring.size(), 1u);
+  EXPECT_EQ(ring.write_at(6, later), 1u);  // only the free space is writable
+  EXPECT_EQ(ring.write_at(7, later), 0u);
+  const std::uint8_t gap[2] = {7, 8};
+  EXPECT_EQ(ring.write(gap), 2u);
+  EXPECT_EQ(ring.commit(4), 4u);
+  EXPECT_EQ(ring.read(buf), 7u);
+  const std::uint8_t want[7] = {6, 7, 8, 9, 10, 11, 12};
+  EXPECT_EQ(std::memcmp(buf, want, 7), 0);
+}
+
+// ---------------------------------------------------------------------------- loss recovery
+
+class Recovery : public TcpTest {
+ protected:
+  std::uint32_t mss = 0;
+  // ESTABLISHED with `segments` full segments sent and unacknowledged (and `extra` more
+  // waiting in the send buffer).
+  void in_flight(std::uint32_t segments, std::uint32_t extra = 0) {
+    sndbuf = 65536;
+    connection_in(State::kEstablished);
+    send(tmpl());  // the peer's scaled window, so dup ACKs carry the same one
+    mss = c().effective_mss();
+    std::vector<std::uint8_t> buf((segments + extra) * mss, 'd');
+    auto r = app([&] { ASSERT_EQ(c().send(buf, now), buf.size()); });
+    ASSERT_EQ(r.size(), std::min(segments + extra, 10u));  // RFC 6928 initial window
+  }
+  Segment ack_of(std::uint32_t seq) {
+    Segment a = tmpl();
+    a.ack = seq;
+    return a;
+  }
+  std::uint32_t seg_seq(std::uint32_t i) const { return kIss + 1 + i * mss; }
+};
+
+TEST_F(Recovery, ThirdDupAckRetransmitsAtOnceWithoutWaitingForTheRto) {
+  in_flight(10);
+  const std::uint64_t rto_at = c().next_deadline();
+  now += 5000;  // the dup ACKs arrive long before the RTO (200 ms)
+  EXPECT_TRUE(send(ack_of(seg_seq(0))).empty());
+  EXPECT_TRUE(send(ack_of(seg_seq(0))).empty());
+  auto r = send(ack_of(seg_seq(0)));
+  ASSERT_LT(now, rto_at);
+  ASSERT_EQ(r.size(), 1u);  // exactly one retransmission, now
+  EXPECT_EQ(r[0].seq, seg_seq(0));
+  EXPECT_EQ(r[0].payload_len, mss);
+  EXPECT_EQ(ctr.TCPFastRetrans, 1u);
+  EXPECT_EQ(ctr.RetransSegs, 1u);
+  EXPECT_EQ(ctr.TCPTimeouts, 0u);
+  EXPECT_EQ(ctr.TCPSackRecovery, 1u);
+  EXPECT_TRUE(c().in_fast_recovery());
+  EXPECT_EQ(c().ssthresh(), 5 * mss);  // half of the 10 segments in flight
+  EXPECT_EQ(c().cwnd(), 8 * mss);      // ssthresh + 3 (the segments that left)
+  EXPECT_EQ(c().next_deadline(), now + 200'000);
+  // Further dup ACKs inflate the window but retransmit nothing more.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(send(ack_of(seg_seq(0))).empty());
+  EXPECT_EQ(c().cwnd(), 13 * mss);
+  EXPECT_EQ(ctr.RetransSegs, 1u);
+}
+
+TEST_F(Recovery, DupAcksInflateTheWindowForNewData) {
+  in_flight(10, 5);  // 5 segments wait behind the initial window
+  for (int i = 0; i < 3; ++i) send(ack_of(seg_seq(0)));
+  // Limited transmit let the first two dup ACKs send one new segment each.
+  EXPECT_EQ(c().tcb().snd_nxt, seg_seq(12));
+  // cwnd = 5 + 3 = 8 < 12 in flight: every further dup ACK adds one; at 13 one new goes.
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(send(ack_of(seg_seq(0))).empty());
+  auto r = send(ack_of(seg_seq(0)));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seq, seg_seq(12));
+}
+
+TEST_F(Recovery, LimitedTransmitSendsOneNewSegmentPerEarlyDupAck) {
+  in_flight(10, 3);
+  auto r = send(ack_of(seg_seq(0)));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seq, seg_seq(10));
+  r = send(ack_of(seg_seq(0)));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seq, seg_seq(11));
+  r = send(ack_of(seg_seq(0)));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seq, seg_seq(0));  // the fast retransmit; segment 12 waits
+}
+
+TEST_F(Recovery, PartialAckRetransmitsTheNextHoleAndStaysInRecovery) {
+  in_flight(10);
+  for (int i = 0; i < 3; ++i) send(ack_of(seg_seq(0)));
+  const std::uint32_t cwnd = c().cwnd();
+  // Segments 0-2 are in; 3 was lost as well.
+  auto r = send(ack_of(seg_seq(3)));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seq, seg_seq(3));
+  EXPECT_EQ(r[0].payload_len, mss);
+  EXPECT_TRUE(c().in_fast_recovery());
+  EXPECT_EQ(ctr.TCPFastRetrans, 2u);
+  EXPECT_EQ(ctr.RetransSegs, 2u);
+  EXPECT_EQ(c().cwnd(), cwnd - 3 * mss + mss);  // deflated by what was ACKed, plus one
+  EXPECT_EQ(c().next_deadline(), now + 200'000);
+  // No third recovery episode is counted for the same loss window.
+  EXPECT_EQ(ctr.TCPSackRecovery, 1u);
+}
+
+TEST_F(Recovery, FullAckEndsRecoveryWithCwndAtSsthresh) {
+  in_flight(10);
+  for (int i = 0; i < 3; ++i) send(ack_of(seg_seq(0)));
+  send(ack_of(seg_seq(4)));
+  auto r = send(ack_of(seg_seq(10)));
+  EXPECT_TRUE(r.empty());  // nothing left to send
+  EXPECT_FALSE(c().in_fast_recovery());
+  EXPECT_EQ(c().cwnd(), c().ssthresh());
+  EXPECT_EQ(c().cwnd(), 5 * mss);
+  EXPECT_EQ(c().next_deadline(), UINT64_MAX);
+  EXPECT_EQ(ctr.TCPFastRetrans, 2u);
+}
+
+TEST_F(Recovery, RenoRecoveryCountedWithoutSack) {
+  params.sack = false;
+  in_flight(4);
+  for (int i = 0; i < 3; ++i) send(ack_of(seg_seq(0)));
+  EXPECT_EQ(ctr.TCPRenoRecovery, 1u);
+  EXPECT_EQ(ctr.TCPSackRecovery, 0u);
+  EXPECT_EQ(ctr.TCPFastRetrans, 1u);
+}
+
+TEST_F(Recovery, DupAcksThatChangeTheWindowOrCarryDataDoNotCount) {
+  in_flight(10);
+  Segment a = ack_of(seg_seq(0));
+  a.window = 60000;  // a window update
+  send(a);
+  send(data(10));  // carries data
+  peer_nxt += 10;
+  send(ack_of(seg_seq(0)));
+  EXPECT_EQ(ctr.TCPFastRetrans, 0u);
+  EXPECT_FALSE(c().in_fast_recovery());
+}
+
+TEST_F(Recovery, DupAcksAfterAnRtoDoNotStartFastRecovery) {
+  in_flight(10);
+  auto r = fire(c().next_deadline());  // RTO: go back to segment 0, cwnd 1
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(ctr.RetransSegs, 1u);
+  // Segments 1.. reach the peer late and provoke dup ACKs below `recover`.
+  send(ack_of(seg_seq(1)));
+  for (int i = 0; i < 3; ++i) send(ack_of(seg_seq(1)));
+  EXPECT_EQ(ctr.TCPFastRetrans, 0u);
+  EXPECT_FALSE(c().in_fast_recovery());
+}
+
+// Karn: the timed segment was retransmitted, so its ACK gives no RTT sample (timestamps off,
+// where the timed segment is the only RTT source).
+TEST_F(Recovery, KarnNoRttSampleFromAFastRetransmittedSegment) {
+  params.timestamps = 0;
+  params.rto_min_us = 1000;
+  in_flight(4);
+  const std::uint64_t rto = c().rto_us();
+  EXPECT_LT(rto, 10'000u);
+  now += 50'000;
+  for (int i = 0; i < 3; ++i) send(ack_of(seg_seq(0)));
+  now += 50'000;
+  send(ack_of(seg_seq(4)));
+  EXPECT_EQ(c().rto_us(), rto);  // a 100 ms "sample" would have raised it
+}
+
+TEST_F(Recovery, RtoGoBackNSkipsSackedData) {
+  in_flight(10);
+  // The peer holds segments 2-4 and 7: one dup ACK with SACK blocks, then silence.
+  Segment a = ack_of(seg_seq(0));
+  a.opts.sack_count = 2;
+  a.opts.sack[0] = {seg_seq(7), seg_seq(8)};
+  a.opts.sack[1] = {seg_seq(2), seg_seq(5)};
+  send(a);
+  auto r = fire(c().next_deadline());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seq, seg_seq(0));
+  r = send(ack_of(seg_seq(1)));  // cwnd 2: segment 1, then 5 (2-4 skipped)
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].seq, seg_seq(1));
+  EXPECT_EQ(r[1].seq, seg_seq(5));
+  r = send(ack_of(seg_seq(5)));
+  std::vector<std::uint32_t> seqs;
+  for (const auto& o : r) seqs.push_back(o.seq);
+  // cwnd 3, segment 5 still out, 7 SACKed: segments 6 and 8 go.
+  EXPECT_EQ(seqs, (std::vector<std::uint32_t>{seg_seq(6), seg_seq(8)}));
+}
+
+TEST_F(Recovery, ReneggedSacksAreForgotten) {
+  in_flight(10);
+  Segment a = ack_of(seg_seq(0));
+  a.opts.sack_count = 1;
+  a.opts.sack[0] = {seg_seq(2), seg_seq(5)};
+  send(a);
+  send(ack_of(seg_seq(2)));  // ACKs up to the SACKed block but not over it: reneged
+  auto r = fire(c().next_deadline());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seq, seg_seq(2));  // resent, not skipped
+}
+
+TEST_F(Recovery, BogusSackBlocksAreIgnored) {
+  in_flight(10);
+  Segment a = ack_of(seg_seq(0));
+  a.opts.sack_count = 2;
+  a.opts.sack[0] = {seg_seq(5), seg_seq(20)};  // beyond what was sent
+  a.opts.sack[1] = {kIss - 100, seg_seq(1)};   // below snd_una
+  send(a);
+  fire(c().next_deadline());
+  auto r = send(ack_of(seg_seq(1)));
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[1].seq, seg_seq(2));
 }
 
 // ---------------------------------------------------------------------------- retransmission
