@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,7 @@ constexpr const char* kUsage =
     "  --vdev net_tap0,iface=dtap0 --no-huge --no-pci -m 512 --\n"
     "  --ip A.B.C.D/LEN      our address and prefix (ARP answered, ping answered)\n"
     "  --gateway A.B.C.D     next hop for off-link peers\n"
-    "  --port N              TCP port to listen on (repeatable)\n"
+    "  --port N[:MODE]       TCP port to listen on (repeatable); MODE overrides --mode\n"
     "  --mode http|echo|discard   default http\n"
     "  --response-bytes N    HTTP body size, 0..16777216 (default 128)\n"
     "  --config FILE         sysctl.conf-style configuration (repeatable, later wins)\n"
@@ -51,11 +52,29 @@ int fail(const std::string& msg, int code = 2) {
 
 enum class Mode { kHttp, kEcho, kDiscard };
 
+bool parse_mode(std::string_view s, Mode& m) {
+  if (s == "http") {
+    m = Mode::kHttp;
+  } else if (s == "echo") {
+    m = Mode::kEcho;
+  } else if (s == "discard") {
+    m = Mode::kDiscard;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+struct Listen {
+  std::uint16_t port = 0;
+  std::optional<Mode> mode;  // unset: --mode
+};
+
 struct Options {
   app::Ipv4Prefix ip;
   bool ip_given = false;
   std::uint32_t gateway = 0;
-  std::vector<std::uint16_t> ports;
+  std::vector<Listen> ports;
   Mode mode = Mode::kHttp;
   std::uint32_t response_bytes = 128;
   std::vector<std::string> config_files, sets;
@@ -93,27 +112,28 @@ int parse(const std::vector<std::string>& args, Options& o) {
       gw_given = true;
     } else if (a == "--port") {
       const std::string* x = take();
-      std::uint16_t p = 0;
-      if (x == nullptr || !app::parse_uint<std::uint16_t>(*x, 1, 65535, p)) {
-        return fail("--port needs a TCP port 1..65535");
+      Listen l;
+      const std::string_view spec = x != nullptr ? std::string_view(*x) : std::string_view();
+      const auto colon = spec.find(':');
+      if (x == nullptr || !app::parse_uint<std::uint16_t>(spec.substr(0, colon), 1, 65535, l.port)) {
+        return fail("--port needs a TCP port 1..65535, optionally :http, :echo or :discard");
       }
-      if (std::find(o.ports.begin(), o.ports.end(), p) != o.ports.end()) {
-        return fail("--port " + *x + " given twice");
+      if (colon != std::string_view::npos) {
+        Mode m{};
+        if (!parse_mode(spec.substr(colon + 1), m)) {
+          return fail("--port " + *x + ": mode must be http, echo or discard");
+        }
+        l.mode = m;
       }
-      o.ports.push_back(p);
+      for (const Listen& other : o.ports) {
+        if (other.port == l.port) return fail("--port " + std::to_string(l.port) + " given twice");
+      }
+      o.ports.push_back(l);
     } else if (a == "--mode") {
       const std::string* x = take();
       if (mode_given) return fail("--mode given twice");
       mode_given = true;
-      if (x != nullptr && *x == "http") {
-        o.mode = Mode::kHttp;
-      } else if (x != nullptr && *x == "echo") {
-        o.mode = Mode::kEcho;
-      } else if (x != nullptr && *x == "discard") {
-        o.mode = Mode::kDiscard;
-      } else {
-        return fail("--mode needs http, echo or discard");
-      }
+      if (x == nullptr || !parse_mode(*x, o.mode)) return fail("--mode needs http, echo or discard");
     } else if (a == "--response-bytes") {
       const std::string* x = take();
       if (rb_given) return fail("--response-bytes given twice");
@@ -166,6 +186,7 @@ int parse(const std::vector<std::string>& args, Options& o) {
 // Per-connection application state, indexed by the connection's pool slot.
 struct Session {
   ConnId id = 0;
+  Mode mode = Mode::kHttp;
   // HTTP: bytes of the response still to send, requests waiting for theirs, and the tail of
   // what was read (to find "\r\n\r\n" across segments) plus the current request's head.
   std::uint64_t resp_left = 0;
@@ -192,12 +213,13 @@ class Server {
     for (std::size_t i = 0; i < body_.size(); ++i) body_[i] = static_cast<char>('a' + i % 26);
   }
 
-  Callbacks callbacks() {
+  Callbacks callbacks(Mode mode) {
     Callbacks cb;
-    cb.on_accepted = [this](ConnId id) {
+    cb.on_accepted = [this, mode](ConnId id) {
       Session& s = session(id);
       s = Session{};
       s.id = id;
+      s.mode = mode;
       ++accepted_;
     };
     cb.on_readable = [this](ConnId id) { readable(id); };
@@ -229,7 +251,7 @@ class Server {
   void readable(ConnId id) {
     Session& s = session(id);
     std::array<std::uint8_t, 16384> buf;
-    switch (o_.mode) {
+    switch (s.mode) {
       case Mode::kDiscard:
         while (stack_.recv(id, buf) > 0) {
         }
@@ -246,9 +268,9 @@ class Server {
 
   void writable(ConnId id) {
     Session& s = session(id);
-    if (o_.mode == Mode::kEcho) {
+    if (s.mode == Mode::kEcho) {
       echo(id, s);
-    } else if (o_.mode == Mode::kHttp) {
+    } else if (s.mode == Mode::kHttp) {
       respond(id, s);
     }
   }
@@ -374,13 +396,14 @@ int main(int argc, char** argv) {
   id.mac = port->mac();
   Stack stack(*cfg, id, netif.stack_sink(), clock.now_us());
   Server server(o, stack, static_cast<std::size_t>(cfg->max_connections));
-  const Callbacks cb = server.callbacks();
-  for (std::uint16_t p : o.ports) {
-    if (!stack.listen(p, cb)) return fail("cannot listen on port " + std::to_string(p), 1);
+  for (const Listen& l : o.ports) {
+    if (!stack.listen(l.port, server.callbacks(l.mode.value_or(o.mode)))) {
+      return fail("cannot listen on port " + std::to_string(l.port), 1);
+    }
   }
   std::fprintf(stderr, "twtcp-server: %s/%u on port %u (%s), listening on", app::ipv4_str(o.ip.addr).c_str(),
                o.ip.len, port_id, port->driver().c_str());
-  for (std::uint16_t p : o.ports) std::fprintf(stderr, " %u", p);
+  for (const Listen& l : o.ports) std::fprintf(stderr, " %u", l.port);
   std::fprintf(stderr, "\n");
 
   app::install_stop_signals();

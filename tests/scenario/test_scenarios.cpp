@@ -152,6 +152,16 @@ TEST(LossyTransfer, BothDirectionsByteExact) {
   EXPECT_NE(json_member(r, "client").find("\"RetransSegs\": "), std::string::npos);
 }
 
+// Issue 3's bar: 100 MB each way through 1% loss, duplication and reordering, byte-exact.
+TEST(LossyTransfer, HundredMegabytesEachWayByteExact) {
+  Options o;
+  o.params = {{"bytes", "100000000"}};
+  const Result r = run_ok("lossy-transfer", o);
+  EXPECT_TRUE(r.pass) << r.verdict;
+  EXPECT_EQ(json_member(r, "intact"), "true");
+  for (const std::string& line : r.summary) std::printf("[ summary ] %s\n", line.c_str());
+}
+
 TEST(LossyTransfer, RejectsUnknownOrBadParams) {
   Options o;
   o.params = {{"bytez", "1"}};
