@@ -90,7 +90,6 @@ std::string counters_json(const StackCounters& c,
   std::string group;
   bool saw_twtcp = false;
   c.for_each([&](std::string_view g, std::string_view name, std::uint64_t v) {
-    if (g == "Twtcp") g = "twtcp";  // the JSON groups: Tcp, TcpExt, twtcp
     if (g != group) {
       if (!group.empty()) out += "}, ";
       out += json_string(g) + ": {";
@@ -133,7 +132,9 @@ void install_stop_signals() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool stop_requested() noexcept { return g_stops > 0; }
+bool stop_requested() noexcept {
+  return g_stops > 0;
+}
 
 bool write_file(const std::string& path, const std::string& text, std::string* error) {
   const std::string tmp = path + ".tmp";

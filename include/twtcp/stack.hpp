@@ -87,7 +87,8 @@ struct StackCounters {
   std::uint64_t TCPACKSkippedPAWS = 0, TCPACKSkippedSeq = 0, TCPACKSkippedChallenge = 0;
   std::uint64_t TCPChallengeACK = 0, TCPSYNChallenge = 0;
   std::uint64_t TCPAbortOnData = 0, TCPAbortOnClose = 0, TCPAbortOnTimeout = 0;
-  std::uint64_t TCPOFODrop = 0;
+  std::uint64_t TCPOFODrop = 0, TCPOFOQueue = 0, TCPOFOMerge = 0;
+  std::uint64_t TCPFastRetrans = 0, TCPRenoRecovery = 0, TCPSackRecovery = 0, TCPTimeouts = 0;
   std::uint64_t ListenDrops = 0;  // SYNs to a listener dropped for lack of a free connection
   // twtcp's own: frames that were not a valid TCP/IPv4 segment for us (bad checksum, bad
   // header, other protocol, other address). Bad TCP checksums also count InErrs.

@@ -161,6 +161,7 @@ Params params_from_config(const Config& cfg) {
   p.sndbuf = static_cast<std::uint32_t>(cfg.tcp_wmem.def);
   p.fin_timeout_us = std::uint64_t(cfg.tcp_fin_timeout) * 1'000'000;
   p.paws = timewait::policy_from_config(cfg);
+  p.quick_syn_retry = cfg.kernel_model >= KernelModel::V6_6;
   return p;
 }
 
@@ -171,6 +172,16 @@ Connection::Connection(const Params& params, Counters& counters, OutQueue& out,
       out_(&out),
       sndbuf_(sndbuf ? sndbuf : std::max<std::uint32_t>(params.sndbuf, 1)),
       rcvbuf_(rcvbuf ? rcvbuf : std::max<std::uint32_t>(params.rcvbuf, 1)) {
+  init_after_buffers();
+}
+
+Connection::Connection(const Params& params, Counters& counters, OutQueue& out,
+                       std::span<std::uint8_t> snd_storage, std::span<std::uint8_t> rcv_storage)
+    : p_(&params), ctr_(&counters), out_(&out), sndbuf_(snd_storage), rcvbuf_(rcv_storage) {
+  init_after_buffers();
+}
+
+void Connection::init_after_buffers() {
   base_rto_us_ = p_->rto_initial_us;
   // Smallest shift that lets the whole receive buffer be advertised (tcp_select_initial_window).
   if (p_->window_scaling) {
@@ -256,6 +267,7 @@ void Connection::connect(std::uint32_t iss, std::uint32_t ts_offset, std::uint64
   passive_ = false;
   state_ = State::kSynSent;
   ++ctr_->ActiveOpens;
+  syn_tsval_ = ts_now(now_us, tcb_.ts_offset);
   send_syn(now_us);
   arm_rto(now_us);
 }
@@ -461,6 +473,17 @@ void Connection::synchronized_input(const Segment& seg, std::uint64_t now_us, bo
 void Connection::syn_sent_input(const Segment& seg, std::uint64_t now_us) {
   if (seg.has(flags::kAck)) {
     if (seq_before_eq(seg.ack, tcb_.iss) || seq_after(seg.ack, tcb_.snd_max)) {
+      if (!seg.has(flags::kRst)) {
+        send_rst_reply(seg);
+        if (p_->quick_syn_retry && retries_ == 0) rto_deadline_ = now_us + 2'000;
+      }
+      return;
+    }
+    // PAWS for the active open (tcp_rcv_synsent_state_process): the SYN-ACK must echo a
+    // timestamp we sent between our first SYN and now, else it answers some older SYN.
+    if (p_->timestamps != 0 && seg.opts.has_ts && seg.opts.tsecr != 0 &&
+        seg.opts.tsecr - syn_tsval_ > ts_now(now_us, tcb_.ts_offset) - syn_tsval_) {
+      ++ctr_->PAWSActive;
       if (!seg.has(flags::kRst)) send_rst_reply(seg);
       return;
     }

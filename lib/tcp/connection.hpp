@@ -142,6 +142,7 @@ struct Counters {
   std::uint64_t RetransSegs = 0;
   std::uint64_t OutRsts = 0;
   std::uint64_t PAWSEstab = 0;
+  std::uint64_t PAWSActive = 0;  // SYN-ACK whose TSecr is not one of our SYN's timestamps
   std::uint64_t TCPChallengeACK = 0;
   std::uint64_t TCPSYNChallenge = 0;
   std::uint64_t TCPACKSkippedPAWS = 0;
@@ -195,6 +196,11 @@ struct SeqRanges {
 // Everything a connection reads from the Config, resolved once per stack (the Config itself
 // holds vectors; connections keep a pointer to this instead).
 struct Params {
+  // An unacceptable ACK in SYN-SENT (a stale connection's ACK, a TIME_WAIT's old ACK) makes
+  // the first SYN retransmission come after TCP_TIMEOUT_MIN (2 ms) instead of the RTO, as
+  // Linux has done since 2020 (models 6.6 and 6.18): the RST we answer with has probably
+  // cleared the way.
+  bool quick_syn_retry = true;
   std::uint64_t rto_min_us = 200'000;
   std::uint64_t rto_max_us = 120'000'000;
   std::uint64_t rto_initial_us = 1'000'000;
@@ -232,6 +238,10 @@ class Connection {
   // params.sndbuf / params.rcvbuf.
   Connection(const Params& params, Counters& counters, OutQueue& out, std::uint32_t sndbuf = 0,
              std::uint32_t rcvbuf = 0);
+  // With borrowed buffer storage (the Stack's pooled slot keeps it between connections):
+  // the ring capacities are the spans' sizes.
+  Connection(const Params& params, Counters& counters, OutQueue& out,
+             std::span<std::uint8_t> snd_storage, std::span<std::uint8_t> rcv_storage);
 
   // --- opening ---
   // Active open: send a SYN with our options. `ts_offset` is the TS offset the stack chose
@@ -302,6 +312,8 @@ class Connection {
   }
 
  private:
+  void init_after_buffers();
+  std::uint32_t syn_tsval_ = 0;  // TSval of our first SYN (PAWSActive window start)
   bool synchronized() const noexcept;
   void set_state(State s) noexcept;
   void to_closed(CloseReason why, bool count_attempt = true) noexcept;

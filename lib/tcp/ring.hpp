@@ -1,6 +1,8 @@
 // lib/tcp/ring.hpp: the fixed-capacity byte ring a connection uses for its send and receive
-// buffers. Storage is allocated once, when the connection is built; reads and writes on the
-// per-segment path only copy.
+// buffers. Storage is either the ring's own (allocated once, when the connection is built) or
+// borrowed from the Stack's connection slot, which keeps it from one connection to the next
+// so opening a connection costs no allocation; reads and writes on the per-segment path only
+// copy.
 #pragma once
 
 #include <algorithm>
@@ -14,8 +16,13 @@ namespace twtcp::tcp {
 
 class ByteRing {
  public:
+  // Owns `capacity` bytes. Not zero-filled: only bytes written are ever read.
   explicit ByteRing(std::size_t capacity)
-      : buf_(capacity ? std::make_unique<std::uint8_t[]>(capacity) : nullptr), cap_(capacity) {}
+      : owned_(capacity ? std::make_unique_for_overwrite<std::uint8_t[]>(capacity) : nullptr),
+        buf_(owned_.get()),
+        cap_(capacity) {}
+  // Uses `storage`, which must outlive the ring.
+  explicit ByteRing(std::span<std::uint8_t> storage) : buf_(storage.data()), cap_(storage.size()) {}
 
   [[nodiscard]] std::size_t capacity() const noexcept { return cap_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -37,7 +44,7 @@ class ByteRing {
     std::size_t done = 0;
     while (done < n) {
       const std::size_t chunk = std::min(n - done, cap_ - pos);
-      std::memcpy(buf_.get() + pos, data.data() + done, chunk);
+      std::memcpy(buf_ + pos, data.data() + done, chunk);
       done += chunk;
       pos = 0;
     }
@@ -59,7 +66,7 @@ class ByteRing {
     std::size_t done = 0;
     while (done < n) {
       const std::size_t chunk = std::min(n - done, cap_ - pos);
-      std::memcpy(out.data() + done, buf_.get() + pos, chunk);
+      std::memcpy(out.data() + done, buf_ + pos, chunk);
       done += chunk;
       pos = 0;
     }
@@ -79,7 +86,8 @@ class ByteRing {
   void clear() noexcept { head_ = size_ = 0; }
 
  private:
-  std::unique_ptr<std::uint8_t[]> buf_;
+  std::unique_ptr<std::uint8_t[]> owned_;  // empty when the storage is borrowed
+  std::uint8_t* buf_ = nullptr;
   std::size_t cap_ = 0;
   std::size_t head_ = 0;
   std::size_t size_ = 0;

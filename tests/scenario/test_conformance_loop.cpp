@@ -88,5 +88,18 @@ TEST(Conformance, T6_MaxTwBucketsOverflowThroughTheStack) {
   EXPECT_GE(r.TCPTimeWaitOverflow + 4, r.successes);
 }
 
+// L5 / E7a: orphaned FIN_WAIT2 with tcp_fin_timeout=3 frees the ports after ~3 s, without
+// any tw_reuse. The server never closes, so each reused port first meets the server's
+// CLOSE_WAIT: the SYN gets a challenge ACK, our RST clears it, and the SYN is retried 2 ms
+// later (models >= 6.6).
+TEST(Conformance, L5_FinTimeout3FreesOrphanPortsEvery3s) {
+  LoopSpec s = loop({"net.ipv4.tcp_tw_reuse=0", "net.ipv4.tcp_fin_timeout=3"}, 8);
+  s.server_closes = false;
+  const LoopResult r = run_connect_loop(s);
+  EXPECT_EQ(r.per_second, (std::vector<std::uint64_t>{10, 0, 0, 10, 0, 0, 10, 0}));
+  EXPECT_EQ(r.TWRecycled, 0u);
+  EXPECT_EQ(r.TWKilled, 30u);  // SPEC E7a: counted when armed (timeo <= 4 s: "killed")
+}
+
 }  // namespace
 }  // namespace twtcp::scenario

@@ -1436,3 +1436,68 @@ TEST(TcpParams, FromConfigReadsKnobs) {
 
 }  // namespace
 }  // namespace twtcp::tcp::testing
+
+namespace twtcp::tcp::testing {
+namespace {
+
+// A TIME_WAIT's old ACK (or any unacceptable ACK) in SYN-SENT: we reset it and, on models
+// with Linux's 2020 change, retransmit the SYN after TCP_TIMEOUT_MIN (2 ms), not after 1 s.
+TEST_F(TcpTest, SynSentUnacceptableAckRetriesSynAfter2msOnModernModels) {
+  params.quick_syn_retry = true;
+  connection_in(State::kSynSent);
+  Segment old = tmpl();
+  old.seq = 5000;
+  old.ack = kIss - 77;  // not ours
+  old.opts = {};
+  auto r = send(old);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].flags & flags::kRst);
+  EXPECT_EQ(r[0].seq, kIss - 77);
+  EXPECT_EQ(c().next_deadline(), now + 2'000);
+  auto again = fire(now + 2'000);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].flags, flags::kSyn);
+  // Only the first retransmission is hurried: the next one waits a backed-off RTO.
+  EXPECT_GE(c().next_deadline(), now + 1'000'000);
+  send(old);
+  EXPECT_GE(c().next_deadline(), now + 1'000'000);
+}
+
+TEST_F(TcpTest, SynSentUnacceptableAckKeepsTheRtoOnOlderModels) {
+  params.quick_syn_retry = false;
+  connection_in(State::kSynSent);
+  const std::uint64_t deadline = c().next_deadline();
+  Segment old = tmpl();
+  old.ack = kIss - 77;
+  old.opts = {};
+  send(old);
+  EXPECT_EQ(c().next_deadline(), deadline);
+}
+
+// PAWSActive: a SYN-ACK that echoes a timestamp we never sent on this attempt (older than our
+// first SYN) answers some other SYN: reset, count, stay in SYN-SENT.
+TEST_F(TcpTest, SynSentSynAckWithForeignTsecrIsPawsActive) {
+  connection_in(State::kSynSent);
+  Segment sa = peer_syn(true);
+  sa.opts.tsecr = last_tsval() - 5000;
+  auto r = send(sa);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].flags & flags::kRst);
+  EXPECT_EQ(ctr.PAWSActive, 1u);
+  EXPECT_EQ(c().state(), State::kSynSent);
+  send(peer_syn(true));  // the right echo completes the handshake
+  EXPECT_EQ(c().state(), State::kEstablished);
+  EXPECT_EQ(ctr.PAWSActive, 1u);
+}
+
+TEST(TcpParams, QuickSynRetryFollowsTheKernelModel) {
+  for (KernelModel m : kAllKernelModels) {
+    Config c;
+    c.kernel_model = m;
+    c.tcp_tw_reuse = m >= KernelModel::V4_19 ? 2 : 0;
+    EXPECT_EQ(params_from_config(c).quick_syn_retry, m >= KernelModel::V6_6);
+  }
+}
+
+}  // namespace
+}  // namespace twtcp::tcp::testing
