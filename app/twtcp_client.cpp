@@ -1,6 +1,7 @@
 // twtcp-client: a load generator of short connections on a twtcp Stack over a DPDK port:
 // connect, send a request, read the response, close; with concurrency, a rate, a count or a
 // duration, and a choice of who closes first (so TIME_WAIT lands on the side under test).
+#include <rte_ethdev.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,12 +14,11 @@
 #include "common/cli.hpp"
 #include "common/histogram.hpp"
 #include "common/netif.hpp"
+#include "common/telemetry.hpp"
 #include "dpdk/clock.hpp"
 #include "dpdk/eal.hpp"
 #include "dpdk/port.hpp"
 #include "twtcp/stack.hpp"
-
-#include <rte_ethdev.h>
 
 namespace {
 using namespace twtcp;
@@ -201,7 +201,8 @@ class Client {
                                : "GET / HTTP/1.0\r\nHost: twtcp\r\n";
     if (o.request_bytes > request_.size() + 2) {
       const std::size_t pad = o.request_bytes - request_.size() - 2 - 9;  // "X-Pad: " + CRLF
-      if (o.request_bytes >= request_.size() + 2 + 9) request_ += "X-Pad: " + std::string(pad, 'p') + "\r\n";
+      if (o.request_bytes >= request_.size() + 2 + 9)
+        request_ += "X-Pad: " + std::string(pad, 'p') + "\r\n";
     }
     request_ += "\r\n";
     opts_.callbacks.on_connected = [this](ConnId id) { connected(id); };
@@ -272,7 +273,8 @@ class Client {
         const std::uint8_t c = buf[k];
         if (s.in_body) {
           if (s.body_left > 0) {
-            const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(s.body_left), n - k);
+            const std::size_t take =
+                std::min<std::size_t>(static_cast<std::size_t>(s.body_left), n - k);
             s.body_left -= static_cast<std::int64_t>(take);
             k += take - 1;
             if (s.body_left == 0) finish(s);
@@ -325,11 +327,21 @@ class Client {
       ++tally_.completed;
     } else {
       switch (why) {
-        case CloseReason::kRefused: ++tally_.refused; break;
-        case CloseReason::kPeerReset: ++tally_.reset; break;
-        case CloseReason::kTimeout: ++tally_.timeout; break;
-        case CloseReason::kNormal: ++tally_.incomplete; break;
-        default: ++tally_.other; break;
+        case CloseReason::kRefused:
+          ++tally_.refused;
+          break;
+        case CloseReason::kPeerReset:
+          ++tally_.reset;
+          break;
+        case CloseReason::kTimeout:
+          ++tally_.timeout;
+          break;
+        case CloseReason::kNormal:
+          ++tally_.incomplete;
+          break;
+        default:
+          ++tally_.other;
+          break;
       }
     }
     s.id = 0;
@@ -403,6 +415,7 @@ int main(int argc, char** argv) {
                app::ipv4_str(o.ip.addr).c_str(), o.ip.len, port_id, port->driver().c_str(),
                app::ipv4_str(o.target).c_str(), o.target_port);
 
+  app::Telemetry telemetry(*cfg);
   app::install_stop_signals();
   const std::uint64_t start = clock.now_us();
   const std::uint64_t end =
@@ -411,12 +424,21 @@ int main(int argc, char** argv) {
   Tally last{};
   while (!app::stop_requested() && now < end && !client.finished_count()) {
     now = clock.now_us();
-    const std::uint64_t allowed =
-        o.rate == 0 ? UINT64_MAX : (now - start) * o.rate / 1'000'000 + 1;
+    const std::uint64_t allowed = o.rate == 0 ? UINT64_MAX : (now - start) * o.rate / 1'000'000 + 1;
     stack.advance(now);
     client.set_now(now);
     client.start(now, allowed);
     netif.poll(stack, now);
+    if (telemetry.due(now)) {
+      const Tally& t = client.tally();
+      telemetry.publish(stack, now,
+                        {{"completed", t.completed},
+                         {"started", t.started},
+                         {"failed", t.failed()},
+                         {"eaddrnotavail", t.eaddrnotavail},
+                         {"open", client.open()},
+                         {"timewait_entries", stack.timewait_count()}});
+    }
     if (!o.quiet && now >= next_line) {
       next_line += 1'000'000;
       const Tally& t = client.tally();
@@ -467,7 +489,8 @@ int main(int argc, char** argv) {
     const auto ns = netif.stats();
     const auto& nc = netif.neighbors().counters();
     char rate[32];
-    std::snprintf(rate, sizeof rate, "%.1f", secs > 0 ? static_cast<double>(t.completed) / secs : 0.0);
+    std::snprintf(rate, sizeof rate, "%.1f",
+                  secs > 0 ? static_cast<double>(t.completed) / secs : 0.0);
     const std::string json =
         app::counters_json(stack.counters(),
                            {{"completed", u(t.completed)},

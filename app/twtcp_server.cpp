@@ -1,6 +1,7 @@
 // twtcp-server: a twtcp Stack on a DPDK port, serving HTTP (a fixed response), echo or
 // discard on one or more TCP ports. With HTTP/1.0 or "Connection: close" the server closes
 // first, so TIME_WAIT is on our side: the policy under test is the server's.
+#include <rte_ethdev.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,12 +15,11 @@
 
 #include "common/cli.hpp"
 #include "common/netif.hpp"
+#include "common/telemetry.hpp"
 #include "dpdk/clock.hpp"
 #include "dpdk/eal.hpp"
 #include "dpdk/port.hpp"
 #include "twtcp/stack.hpp"
-
-#include <rte_ethdev.h>
 
 namespace {
 using namespace twtcp;
@@ -115,7 +115,8 @@ int parse(const std::vector<std::string>& args, Options& o) {
       Listen l;
       const std::string_view spec = x != nullptr ? std::string_view(*x) : std::string_view();
       const auto colon = spec.find(':');
-      if (x == nullptr || !app::parse_uint<std::uint16_t>(spec.substr(0, colon), 1, 65535, l.port)) {
+      if (x == nullptr ||
+          !app::parse_uint<std::uint16_t>(spec.substr(0, colon), 1, 65535, l.port)) {
         return fail("--port needs a TCP port 1..65535, optionally :http, :echo or :discard");
       }
       if (colon != std::string_view::npos) {
@@ -133,7 +134,8 @@ int parse(const std::vector<std::string>& args, Options& o) {
       const std::string* x = take();
       if (mode_given) return fail("--mode given twice");
       mode_given = true;
-      if (x == nullptr || !parse_mode(*x, o.mode)) return fail("--mode needs http, echo or discard");
+      if (x == nullptr || !parse_mode(*x, o.mode))
+        return fail("--mode needs http, echo or discard");
     } else if (a == "--response-bytes") {
       const std::string* x = take();
       if (rb_given) return fail("--response-bytes given twice");
@@ -205,10 +207,12 @@ class Server {
  public:
   Server(const Options& o, Stack& stack, std::size_t max_conns)
       : o_(o), stack_(stack), sessions_(max_conns) {
-    header_close_ = "HTTP/1.1 200 OK\r\nServer: twtcp\r\nContent-Length: " +
-                    std::to_string(o.response_bytes) + "\r\nConnection: close\r\n\r\n";
-    header_keep_ = "HTTP/1.1 200 OK\r\nServer: twtcp\r\nContent-Length: " +
-                   std::to_string(o.response_bytes) + "\r\nConnection: keep-alive\r\n\r\n";
+    header_close_ =
+        "HTTP/1.1 200 OK\r\nServer: twtcp\r\nContent-Length: " + std::to_string(o.response_bytes) +
+        "\r\nConnection: close\r\n\r\n";
+    header_keep_ =
+        "HTTP/1.1 200 OK\r\nServer: twtcp\r\nContent-Length: " + std::to_string(o.response_bytes) +
+        "\r\nConnection: keep-alive\r\n\r\n";
     body_.assign(std::min<std::size_t>(o.response_bytes, 65536), 'x');
     for (std::size_t i = 0; i < body_.size(); ++i) body_[i] = static_cast<char>('a' + i % 26);
   }
@@ -279,8 +283,7 @@ class Server {
     constexpr std::uint32_t kBacklog = 65536;
     for (;;) {
       if (s.backlog_len > 0) {
-        const std::size_t sent =
-            stack_.send(id, {s.backlog.get() + s.backlog_off, s.backlog_len});
+        const std::size_t sent = stack_.send(id, {s.backlog.get() + s.backlog_off, s.backlog_len});
         s.backlog_off += static_cast<std::uint32_t>(sent);
         s.backlog_len -= static_cast<std::uint32_t>(sent);
         if (s.backlog_len > 0) return;  // wait for on_writable
@@ -401,19 +404,32 @@ int main(int argc, char** argv) {
       return fail("cannot listen on port " + std::to_string(l.port), 1);
     }
   }
-  std::fprintf(stderr, "twtcp-server: %s/%u on port %u (%s), listening on", app::ipv4_str(o.ip.addr).c_str(),
-               o.ip.len, port_id, port->driver().c_str());
+  std::fprintf(stderr, "twtcp-server: %s/%u on port %u (%s), listening on",
+               app::ipv4_str(o.ip.addr).c_str(), o.ip.len, port_id, port->driver().c_str());
   for (const Listen& l : o.ports) std::fprintf(stderr, " %u", l.port);
   std::fprintf(stderr, "\n");
 
+  app::Telemetry telemetry(*cfg);
   app::install_stop_signals();
   const std::uint64_t start = clock.now_us();
-  const std::uint64_t end = o.duration_s ? start + std::uint64_t{o.duration_s} * 1'000'000 : UINT64_MAX;
+  const std::uint64_t end =
+      o.duration_s ? start + std::uint64_t{o.duration_s} * 1'000'000 : UINT64_MAX;
   std::uint64_t next_line = start + 1'000'000, last_accepted = 0;
   std::uint64_t now = start;
   while (!app::stop_requested() && now < end) {
     now = clock.now_us();
     netif.poll(stack, now);
+    if (telemetry.due(now)) {
+      const auto ns = netif.stats();
+      telemetry.publish(stack, now,
+                        {{"accepted", server.accepted()},
+                         {"requests", server.requests()},
+                         {"timewait_entries", stack.timewait_count()},
+                         {"connections_open", stack.connection_count()},
+                         {"rx_frames", ns.rx_frames},
+                         {"tx_frames", netif.tx_stats().tx_frames},
+                         {"icmp_echo_replies", netif.neighbors().counters().icmp_echo_replies}});
+    }
     if (!o.quiet && now >= next_line) {
       next_line += 1'000'000;
       const StackCounters c = stack.counters();

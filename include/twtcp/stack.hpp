@@ -54,6 +54,17 @@ struct Callbacks {
 // Listeners hand these to every connection they accept.
 using ListenerCallbacks = Callbacks;
 
+// One TIME_WAIT entry as an operator sees it (ss -tan state time-wait, plus the timer).
+struct TimeWaitInfo {
+  std::uint32_t local_addr = 0, remote_addr = 0;  // host order
+  std::uint16_t local_port = 0, remote_port = 0;
+  std::uint64_t expires_in_us = 0;  // 0 if already due
+  std::uint32_t ts_recent = 0;
+  bool has_timestamps = false;  // ts_recent_stamp != 0: PAWS applies, tw_reuse may take it
+  bool fin_wait2 = false;       // the FIN_WAIT2 stand-in substate
+  std::uint32_t rcv_nxt = 0, snd_nxt = 0;
+};
+
 // connect() options. local_port != 0 is bind() before connect(): no search, and any TIME_WAIT
 // entry that saw timestamps may be taken over (SPEC §4.1 R15). port_range {0,0} = the
 // system net.ipv4.ip_local_port_range, otherwise a per-call IP_LOCAL_PORT_RANGE.
@@ -147,6 +158,10 @@ class Stack {
   // --- observation ---
   [[nodiscard]] StackCounters counters() const;
   [[nodiscard]] std::size_t timewait_count() const noexcept;
+  // Calls fn for up to `max` TIME_WAIT entries, soonest expiry first within each lifetime;
+  // returns how many. Read-only; do not call Stack methods from fn.
+  std::size_t for_each_timewait(const std::function<void(const TimeWaitInfo&)>& fn,
+                                std::size_t max) const;
   [[nodiscard]] std::size_t connection_count() const noexcept;
   // The local port of a live connection (0 for a dead id).
   [[nodiscard]] std::uint16_t local_port(ConnId id) const noexcept;

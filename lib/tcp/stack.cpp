@@ -886,6 +886,26 @@ StackCounters Stack::counters() const {
 std::size_t Stack::timewait_count() const noexcept {
   return impl_->tw_pool.size();
 }
+std::size_t Stack::for_each_timewait(const std::function<void(const TimeWaitInfo&)>& fn,
+                                     std::size_t max) const {
+  const std::uint64_t now = impl_->now;
+  return impl_->tw_pool.for_each(
+      [&](const TwEntry& t, std::uint64_t deadline_us) {
+        TimeWaitInfo i;
+        i.local_addr = t.key.local_addr;
+        i.remote_addr = t.key.remote_addr;
+        i.local_port = t.key.local_port;
+        i.remote_port = t.key.remote_port;
+        i.expires_in_us = deadline_us > now ? deadline_us - now : 0;
+        i.ts_recent = t.ts_recent;
+        i.has_timestamps = t.ts_recent_stamp_s != 0;
+        i.fin_wait2 = t.substate() == timewait::TwSubstate::kFinWait2;
+        i.rcv_nxt = t.rcv_nxt;
+        i.snd_nxt = t.snd_nxt;
+        fn(i);
+      },
+      max);
+}
 std::size_t Stack::connection_count() const noexcept {
   return impl_->conn_live;
 }

@@ -188,6 +188,21 @@ class TwPool {
   // Fires every due entry (hooks.expired), queue by queue.
   template <class Hooks>
   void advance(std::uint64_t now_us, Hooks& h);
+  // Calls fn(entry, deadline_us) for up to `max` entries, queue by queue in expiry order.
+  // Returns how many were visited.
+  template <class Fn>
+  std::size_t for_each(Fn&& fn, std::size_t max) const {
+    std::size_t n = 0;
+    for (const Queue& q : q_) {
+      std::uint64_t tick = q.head_tick;
+      for (std::uint32_t i = q.head, left = q.count; left > 0 && n < max; --left, ++n) {
+        fn(at(i), tick * tick_us_);
+        i = at(i).next();
+        if (left > 1) tick += std::uint64_t{at(i).delta()} * q.unit;
+      }
+    }
+    return n;
+  }
 
  private:
   struct Queue {

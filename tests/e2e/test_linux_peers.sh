@@ -5,6 +5,7 @@
 #  2. a python socket client sends 10 MB to echo mode and gets the same bytes back
 #  3. twtcp-client drives a python HTTP server; its count matches what the server served
 #  4. tshark reads both pcapng captures without a malformed frame
+#  5. dpdk-telemetry.py reads /twtcp/stats, /twtcp/timewait and /twtcp/config
 # Everything uses 198.18.0.0/15, is bounded by timeouts, and is removed on exit.
 set -u
 server_bin=$1 client_bin=$2
@@ -85,6 +86,27 @@ print("echo", len(got), hashlib.sha256(got).hexdigest() == hashlib.sha256(data).
 PY
 out=$(ip netns exec "$ns" timeout 60 "$py" "$work/echo.py" 2>&1)
 check "python echo: 10 MB back byte-exact ($out)" test "$out" = "echo 10485760 True"
+
+# DPDK telemetry, read with the client DPDK ships (snapshots are published every 100 ms).
+sleep 0.3
+tele=$(printf '/twtcp/stats\n/twtcp/timewait,5\n/twtcp/config\n' |
+  timeout 20 "$py" "$(command -v dpdk-telemetry.py)" -f "$tap_s" 2>&1)
+check "dpdk-telemetry.py: stats, TIME_WAIT entries, config" "$py" -c '
+import json, sys
+docs = {}
+for line in sys.argv[1].splitlines():
+    line = line.strip()
+    if line.startswith("{"):
+        docs.update(json.loads(line))
+st = docs["/twtcp/stats"]
+assert st["Tcp"]["PassiveOpens"] >= 3 and st["TcpExt"]["TW"] >= 1, st
+assert st["twtcp"]["requests"] >= 3, st["twtcp"]
+tw = docs["/twtcp/timewait"]
+assert tw["count"] >= 1 and tw["shown"] >= 1, tw
+assert tw["entries"][0].startswith("198.18.0.1:80 198.18.0.2:"), tw["entries"]
+assert "TIME_WAIT expires_in_ms=" in tw["entries"][0], tw["entries"]
+assert any(c.startswith("net.ipv4.tcp_tw_reuse = ") for c in docs["/twtcp/config"])
+' "$tele" || echo "$tele" | head -5
 
 kill -INT "$spid"
 wait "$spid"

@@ -579,3 +579,39 @@ TEST(Stack, CountersIterateByName) {
 
 }  // namespace
 }  // namespace twtcp
+
+namespace twtcp {
+namespace {
+// What `twtcp-server`'s /twtcp/timewait shows: the 4-tuple, the time left, ts_recent.
+TEST(StackObservation, ForEachTimewaitListsEntriesWithTimeLeft) {
+  Config c = small({});
+  c.ip_local_port_range = {40000, 40009};
+  Net n(c, small({}));
+  n.server.listen(80, {});
+  for (int i = 0; i < 3; ++i) {
+    const ConnectResult r = n.client.connect(kServerAddr, 80);
+    ASSERT_TRUE(r.ok());
+    n.run_for(10'000);
+    n.client.close(r.id);
+    n.run_for(10'000);
+  }
+  ASSERT_EQ(n.client.timewait_count(), 3u);
+  std::vector<TimeWaitInfo> seen;
+  EXPECT_EQ(n.client.for_each_timewait([&](const TimeWaitInfo& i) { seen.push_back(i); }, 100), 3u);
+  ASSERT_EQ(seen.size(), 3u);
+  for (const TimeWaitInfo& i : seen) {
+    EXPECT_EQ(i.local_addr, kClientAddr);
+    EXPECT_EQ(i.remote_addr, kServerAddr);
+    EXPECT_EQ(i.remote_port, 80);
+    EXPECT_GE(i.local_port, 40000);
+    EXPECT_LE(i.local_port, 40009);
+    EXPECT_TRUE(i.has_timestamps);
+    EXPECT_GT(i.expires_in_us, 59'000'000u);
+    EXPECT_LE(i.expires_in_us, 60'001'000u);
+  }
+  // Soonest first within a lifetime; bounded by max.
+  EXPECT_LE(seen[0].expires_in_us, seen[1].expires_in_us);
+  EXPECT_EQ(n.client.for_each_timewait([](const TimeWaitInfo&) {}, 2), 2u);
+}
+}  // namespace
+}  // namespace twtcp

@@ -1,0 +1,51 @@
+// app/common/telemetry.hpp: DPDK telemetry for a twtcp program, readable with the
+// dpdk-telemetry.py client that ships with DPDK:
+//   /twtcp/stats     counters by Linux MIB name: {"Tcp": {...}, "TcpExt": {...}, "twtcp": {...}}
+//   /twtcp/config    every configuration key with its value
+//   /twtcp/timewait  TIME_WAIT entries: 4-tuple, ms left, ts_recent (param: how many, <= 500)
+// Telemetry callbacks run on DPDK's telemetry thread, so they never touch the Stack: the poll
+// loop publishes a snapshot every 100 ms (a non-blocking try_lock: if a reader holds the
+// snapshot, that round is skipped) and the callbacks read the last one.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "twtcp/config.hpp"
+#include "twtcp/stack.hpp"
+
+namespace twtcp::app {
+
+class Telemetry {
+ public:
+  static constexpr std::size_t kMaxTimewait = 500;  // rte_telemetry arrays hold 512
+
+  // Registers the commands (once per process). The object must outlive EAL.
+  explicit Telemetry(const Config& cfg);
+  ~Telemetry();
+
+  // From the poll loop: due() every iteration, publish() when it says so (every 100 ms).
+  [[nodiscard]] bool due(std::uint64_t now_us) const noexcept { return now_us >= next_us_; }
+  void publish(const Stack& stack, std::uint64_t now_us,
+               const std::vector<std::pair<std::string, std::uint64_t>>& extra);
+
+  struct Snapshot {
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::uint64_t>>>> groups;
+    std::vector<std::pair<std::string, std::string>> config;
+    std::vector<TimeWaitInfo> timewait;
+    std::uint64_t timewait_total = 0;
+    std::uint64_t taken_at_us = 0;
+  };
+  // For the callbacks (telemetry thread).
+  std::mutex mu;
+  Snapshot snap;
+
+ private:
+  std::uint64_t next_us_ = 0;
+  Snapshot scratch_;
+};
+
+}  // namespace twtcp::app
