@@ -697,6 +697,7 @@ bool Connection::process_ack(const Segment& seg, std::uint64_t now_us) {
   const bool dup_ack = seg.ack == tcb_.snd_una && tcb_.snd_una != tcb_.snd_max &&
                        seg.payload.empty() && !seg.has(flags::kSyn | flags::kFin) &&
                        (std::uint32_t(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
+  probes_out_ = 0;  // tcp_ack(): any acceptable ACK shows the peer alive
   note_sack_blocks(seg.opts);
   if (dup_ack && !probing_ && synchronized()) {
     if (in_recovery_) {
@@ -1068,8 +1069,23 @@ void Connection::on_rto(std::uint64_t now_us) {
   if (probing_) {
     // Zero-window probe: an old sequence number makes the peer ACK with its window.
     if (tcb_.snd_wnd == 0 && tcb_.snd_nxt == tcb_.snd_una) {
+      // tcp_probe_timer(): give up after tcp_retries2 unanswered probes; an orphan sooner,
+      // after tcp_orphan_retries (0 = 8 while the peer looks alive, i.e. the backed-off RTO
+      // is still below rto_max), so a peer that never opens its window cannot pin it.
+      std::uint32_t max_probes = p_->retries2;
+      if (orphan_) {
+        const bool alive = (base_rto_us_ << std::min<std::uint8_t>(backoff_, 40)) < p_->rto_max_us;
+        max_probes = p_->orphan_retries ? p_->orphan_retries : (alive ? 8u : 0u);
+        if (!alive && backoff_ >= max_probes) max_probes = 0;
+      }
+      if (probes_out_ >= max_probes) {
+        ++ctr_->TCPAbortOnTimeout;
+        to_closed(CloseReason::kTimeout);
+        return;
+      }
+      ++probes_out_;
       emit(tcb_.snd_una - 1, flags::kAck, 0, now_us);
-      backoff_ = static_cast<std::uint8_t>(std::min(backoff_ + 1, 40));
+      if (backoff_ < p_->retries2) ++backoff_;
       arm_rto(now_us);
     } else {
       probing_ = false;

@@ -396,7 +396,8 @@ class Connection {
   std::uint64_t delack_deadline_ = 0;
   std::uint32_t retries_ = 0;  // consecutive RTO firings (icsk_retransmits)
   std::uint8_t backoff_ = 0;
-  bool probing_ = false;  // rto timer is the zero-window persist timer
+  bool probing_ = false;          // rto timer is the zero-window persist timer
+  std::uint32_t probes_out_ = 0;  // zero-window probes sent without any ACK since
   std::uint64_t srtt_us_ = 0, rttvar_us_ = 0, base_rto_us_ = 0;
   bool rtt_timing_ = false;
   std::uint32_t rtt_seq_ = 0;

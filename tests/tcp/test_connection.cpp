@@ -1501,3 +1501,67 @@ TEST(TcpParams, QuickSynRetryFollowsTheKernelModel) {
 
 }  // namespace
 }  // namespace twtcp::tcp::testing
+
+namespace twtcp::tcp::testing {
+namespace {
+
+// Zero-window probing is bounded (tcp_probe_timer): the fuzzer found a connection whose peer
+// never opens its window probing every 120 s for ever.
+struct PersistTest : TcpTest {
+  // ESTABLISHED, the peer's window closed, 1000 bytes waiting: the persist timer runs.
+  void start_probing() {
+    connection_in(State::kEstablished);
+    Segment zero = tmpl();
+    zero.window = 0;
+    send(zero);
+    const std::vector<std::uint8_t> data(1000, 7);
+    app([&] { c().send(data, now); });
+    ASSERT_NE(c().next_deadline(), UINT64_MAX);
+  }
+  // Fires the timer until the connection closes or `max` firings; returns the probes sent.
+  int fire_until_closed(int max, bool peer_answers) {
+    int probes = 0;
+    for (int i = 0; i < max && c().state() != State::kClosed; ++i) {
+      const auto out = fire(c().next_deadline());
+      for (const auto& o : out) {
+        if (o.payload_len == 0 && o.seq == c().tcb().snd_una - 1) ++probes;
+      }
+      if (peer_answers && c().state() != State::kClosed) {
+        Segment zero = tmpl();
+        zero.window = 0;
+        send(zero);
+      }
+    }
+    return probes;
+  }
+};
+
+TEST_F(PersistTest, UnansweredProbesAbortAfterRetries2) {
+  params.retries2 = 5;
+  start_probing();
+  const int probes = fire_until_closed(100, false);
+  EXPECT_EQ(probes, 5);
+  EXPECT_EQ(c().state(), State::kClosed);
+  EXPECT_EQ(c().close_reason(), CloseReason::kTimeout);
+  EXPECT_EQ(ctr.TCPAbortOnTimeout, 1u);
+}
+
+TEST_F(PersistTest, AnsweredProbesKeepAnOpenConnection) {
+  params.retries2 = 5;
+  start_probing();
+  fire_until_closed(50, true);
+  EXPECT_EQ(c().state(), State::kEstablished);  // RFC 1122: a live peer may keep its window shut
+}
+
+TEST_F(PersistTest, AnOrphanGivesUpEvenWhenThePeerAnswers) {
+  start_probing();
+  app([&] { c().close(now); });  // orphan with data queued behind the closed window
+  const int probes = fire_until_closed(100, true);
+  EXPECT_EQ(c().state(), State::kClosed);
+  EXPECT_EQ(c().close_reason(), CloseReason::kTimeout);
+  EXPECT_LE(probes, 12);  // gives up once the backed-off RTO reaches rto_max
+  EXPECT_GE(probes, 8);
+}
+
+}  // namespace
+}  // namespace twtcp::tcp::testing

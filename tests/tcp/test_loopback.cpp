@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tcp/connection.hpp"
+#include "timewait/types.hpp"
 
 // GCC flags malloc/free inside replaced global new/delete when it inlines std allocators.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -72,6 +73,10 @@ struct Link {
   std::uint64_t reorder_us = 2000;
   bool sack = true;
   std::uint64_t max_virtual_ms = 0;  // recovery must finish the transfer within this
+  // Wraparound: ISNs of the two sides, and a TS offset making both TS clocks pass 2^32
+  // this many ms into the run (0: no offset).
+  std::uint32_t iss_a = 11111, iss_b = 22222;
+  std::uint32_t ts_wrap_in_ms = 0;
 };
 
 // A segment on the wire. Payload buffers are pooled: the harness allocates while the
@@ -181,7 +186,9 @@ TEST_P(Loopback, TransferArrivesByteExactBothWaysAndClosesCleanly) {
   }
   EXPECT_GT(g_allocs, 0u);  // the counter works: a connection allocates its rings when built
   g_allocs = 0;
-  side[0].conn->connect(11111, 0, now);
+  const std::uint32_t ts_offset =
+      link.ts_wrap_in_ms ? 0u - timewait::ts_clock_ms(now) - link.ts_wrap_in_ms : 0u;
+  side[0].conn->connect(link.iss_a, ts_offset, now);
   drain(0);
   bool accepted = false;
   std::vector<std::uint8_t> chunk(65536);
@@ -205,7 +212,7 @@ TEST_P(Loopback, TransferArrivesByteExactBothWaysAndClosesCleanly) {
       Connection& dst = *side[f.to].conn;
       if (f.to == 1 && !accepted) {
         const Counting on;
-        ASSERT_TRUE(dst.accept_syn(f.seg, 22222, 0, now));
+        ASSERT_TRUE(dst.accept_syn(f.seg, link.iss_b, ts_offset, now));
         accepted = true;
       } else if (dst.state() != State::kClosed && dst.state() != State::kTimeWait) {
         // (The stack routes TIME_WAIT segments to lib/timewait, and answers for closed ones.)
@@ -289,6 +296,9 @@ TEST_P(Loopback, TransferArrivesByteExactBothWaysAndClosesCleanly) {
   EXPECT_EQ(ctr.PassiveOpens, 1u);
   EXPECT_EQ(ctr.EstabResets, 0u);
   EXPECT_EQ(ctr.OutRsts, 0u);
+  if (link.dup == 0 && link.reorder == 0) {
+    EXPECT_EQ(ctr.PAWSEstab, 0u);  // also across a timestamp wrap: nothing is "old"
+  }
   EXPECT_EQ(g_allocs, 0u);  // out-of-order queue, SACK and recovery allocate nothing
   if (link.drop_every || link.loss > 0) {
     EXPECT_GT(ctr.RetransSegs, 0u);
@@ -308,6 +318,20 @@ INSTANTIATE_TEST_SUITE_P(
     Loss, Loopback,
     ::testing::Values(
         Link{.name = "Lossless", .max_virtual_ms = 30},
+        // Sequence numbers of both directions cross 2^32 early in the transfer, with loss.
+        Link{.name = "SeqWrapLoss1pct",
+             .bytes = 4u << 20,
+             .loss = 0.01,
+             .max_virtual_ms = 2000,
+             .iss_a = 0xFFFFFFFFu - 300'000,
+             .iss_b = 0xFFFFFFFFu - 5'000},
+        // Both timestamp clocks cross 2^32 50 ms into the transfer: PAWS must not drop a
+        // segment, RTT samples must stay sane.
+        Link{.name = "TsWrapLoss1pct",
+             .bytes = 4u << 20,
+             .loss = 0.01,
+             .max_virtual_ms = 2000,
+             .ts_wrap_in_ms = 50},
         Link{.name = "DropEvery97", .drop_every = 97, .max_virtual_ms = 200},
         Link{.name = "Loss1pct20MB", .bytes = 20u << 20, .loss = 0.01, .max_virtual_ms = 4000},
         Link{.name = "Loss1pctDupReorder20MB",
