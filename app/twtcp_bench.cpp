@@ -4,21 +4,33 @@
 // ethdevs wired back to back, run a connect -> close loop (the client closes first, so its
 // side holds TIME_WAIT, as in SPEC §9) with a 10-port local range, preset by preset, and
 // count per second the connects that succeed and those that find no free port.
+//
+// cps / throughput: the macro benchmarks. The client Stack on one lcore, the server Stack on
+// another, over the same ring pair; HTTP/1.0-style short connections (cps) or one long
+// connection (throughput). Then twtcp-kernel-baseline does the same work with the Linux kernel
+// on the same two CPUs, and both figures and their ratio are printed.
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "config/presets.hpp"
@@ -34,7 +46,9 @@ extern char** environ;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: twtcp-bench [EAL args --] port-exhaustion [options]\n"
+    "usage: twtcp-bench [EAL args --] port-exhaustion|cps|throughput [options]\n"
+    "\n"
+    "port-exhaustion [options]\n"
     "Client and server twtcp Stacks in one process, joined by two net_ring ethdevs (no NIC,\n"
     "no hugepages), run a connect -> close loop (client closes first) for each preset and\n"
     "count successful connects and EADDRNOTAVAIL per second.\n"
@@ -53,7 +67,32 @@ constexpr const char* kUsage =
     "  --no-plot           skip gnuplot\n"
     "  --seed N            twtcp.random_seed of the client (server N+1); default: from the TSC\n"
     "  --help, --version\n"
-    "Without EAL args: --no-huge --no-pci --no-shconf -m 512 -l 0 --log-level error\n"
+    "\n"
+    "cps [options]         HTTP/1.0-style connections: connect, request (34 B), response\n"
+    "                      (168 B), close; the client Stack on the main lcore, the server\n"
+    "                      Stack on a worker lcore; then twtcp-kernel-baseline cps with the\n"
+    "                      same close side, tw_reuse, port range, concurrency and seconds;\n"
+    "                      prints both connections/s and twtcp/kernel. Default matrix:\n"
+    "                      --close client|server x --tw-reuse 1|0 (4 rows)\n"
+    "  --close client|server  who closes first (its side keeps TIME_WAIT); repeatable\n"
+    "  --tw-reuse 0|1|2    net.ipv4.tcp_tw_reuse of both runs; repeatable (2 = loopback\n"
+    "                      only: on for the kernel's 127.0.0.1, off for twtcp's 198.18.0.x)\n"
+    "  --concurrency N     connections the client keeps open, 1..10000 (default 64)\n"
+    "  --ports LOW-HIGH    client port range of both runs (default 1024-65535)\n"
+    "throughput [options]  one connection, the client writes, the server discards (bytes/s),\n"
+    "                      then twtcp-kernel-baseline throughput\n"
+    "common to cps and throughput:\n"
+    "  --seconds S         timed period per row, 1..600 (default 5)\n"
+    "  --preset NAME|FILE  twtcp configuration (default linux-6: Linux 6.18's TIME_WAIT rules,\n"
+    "                      60 s TIME_WAIT, tw_reuse delay 1000 ms)\n"
+    "  --set KEY=VALUE     applied to both stacks after the preset; repeatable\n"
+    "  --kernel-baseline PATH  default: ../bench/twtcp-kernel-baseline next to this program\n"
+    "  --no-kernel         twtcp only\n"
+    "  --json FILE         every figure and counter as JSON\n"
+    "  --seed N            as for port-exhaustion\n"
+    "\n"
+    "Without EAL args: --no-huge --no-pci --no-shconf -m 512 -l 0 (cps, throughput: -l 0,1)\n"
+    "--log-level error\n"
     "--file-prefix twtcp-bench-PID. Ctrl-C stops early, writes the results so far and exits 130;\n"
     "a second Ctrl-C exits at once. Exit status: 0 ok, 1 DPDK or I/O failure, 2 bad flags\n"
     "(one line on stderr), 130 interrupted.\n";
@@ -165,7 +204,8 @@ std::optional<twtcp::Config> build_config(const PresetSource& src, const Options
 
 // Returns 0 and fills `opt`, or the exit status after printing one line.
 int parse_flags(const std::vector<std::string>& args, Options& opt) {
-  if (args.empty()) return fail("missing subcommand (port-exhaustion; see --help)");
+  if (args.empty())
+    return fail("missing subcommand (port-exhaustion, cps, throughput; see --help)");
   if (args[0] == "--help" || args[0] == "-h") {
     std::fputs(kUsage, stdout);
     return -1;
@@ -175,7 +215,8 @@ int parse_flags(const std::vector<std::string>& args, Options& opt) {
     return -1;
   }
   if (args[0] != "port-exhaustion") {
-    return fail("unknown subcommand '" + args[0] + "' (port-exhaustion; see --help)");
+    return fail("unknown subcommand '" + args[0] +
+                "' (port-exhaustion, cps, throughput; see --help)");
   }
   std::vector<std::string> preset_args;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -632,22 +673,764 @@ int port_exhaustion(const Options& opt, const twtcp::dpdk::SplitArgs& split) {
   return rc;
 }
 
+// ---------------------------------------------------------------------------------------------
+// cps and throughput: the macro benchmarks. The client Stack runs on the main lcore, the server
+// Stack on the first worker lcore (rte_eal_remote_launch), each polling its own end of the
+// ring pair; then twtcp-kernel-baseline does the same work with the kernel on the same two
+// CPUs, and the ratio is printed. Worker lcores rather than std::thread: EAL pins them (-l),
+// and a thread without an lcore id gets no mempool cache, so every mbuf alloc and free would
+// go to the shared pool ring, a cost the kernel's side does not pay.
+
+constexpr std::string_view kRequest = "GET / HTTP/1.0\r\nHost: baseline\r\n\r\n";
+// The baseline's response body size (twtcp-kernel-baseline --response-bytes default).
+constexpr unsigned kResponseBody = 128;
+constexpr unsigned kMaxConcurrency = 10000;  // the baseline's limit
+
+struct MacroOptions {
+  std::string mode;  // "cps" or "throughput"
+  PresetSource preset;
+  unsigned seconds = 5;
+  unsigned concurrency = 64;
+  std::vector<bool> client_closes{true, false};
+  std::vector<int> tw_reuses{1, 0};
+  twtcp::PortRange ports{1024, 65535};
+  std::vector<std::string> sets;
+  std::string kernel_baseline;  // empty: next to this program, build/bench/
+  bool kernel = true;
+  std::string json;
+  std::uint64_t seed = 0;
+};
+
+// Returns 0 and fills `m`, -1 after --help, or the exit status after printing one line.
+int parse_macro_flags(const std::vector<std::string>& args, MacroOptions& m) {
+  m.mode = args[0];
+  const bool cps = m.mode == "cps";
+  std::string preset = "linux-6";
+  bool close_given = false, reuse_given = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return -1;
+    } else if (a == "--seconds") {
+      const std::string* v = value();
+      if (v == nullptr || !parse_uint<unsigned>(*v, 1, 600, m.seconds))
+        return fail("--seconds needs a whole number of seconds 1..600");
+    } else if (a == "--preset") {
+      const std::string* v = value();
+      if (v == nullptr) return fail("--preset needs NAME or FILE");
+      preset = *v;
+    } else if (a == "--set") {
+      const std::string* v = value();
+      if (v == nullptr) return fail("--set needs KEY=VALUE");
+      twtcp::Config scratch;
+      if (auto r = twtcp::apply_set(scratch, *v); !r) return fail(r.message());
+      m.sets.push_back(*v);
+    } else if (a == "--kernel-baseline") {
+      const std::string* v = value();
+      if (v == nullptr || v->empty()) return fail("--kernel-baseline needs a PATH");
+      if (access(v->c_str(), X_OK) != 0)
+        return fail("--kernel-baseline " + *v + ": " + std::strerror(errno));
+      m.kernel_baseline = *v;
+    } else if (a == "--no-kernel") {
+      m.kernel = false;
+    } else if (a == "--json") {
+      const std::string* v = value();
+      if (v == nullptr || v->empty()) return fail("--json needs a FILE");
+      m.json = *v;
+    } else if (a == "--seed") {
+      const std::string* v = value();
+      if (v == nullptr || !parse_uint<std::uint64_t>(*v, 1, UINT64_MAX - 1, m.seed))
+        return fail("--seed needs a number 1..18446744073709551614");
+    } else if (cps && a == "--concurrency") {
+      const std::string* v = value();
+      if (v == nullptr || !parse_uint<unsigned>(*v, 1, kMaxConcurrency, m.concurrency))
+        return fail("--concurrency needs a number 1.." + std::to_string(kMaxConcurrency));
+    } else if (cps && a == "--close") {
+      const std::string* v = value();
+      if (v == nullptr || (*v != "client" && *v != "server"))
+        return fail("--close needs client or server");
+      if (!close_given) m.client_closes.clear();
+      close_given = true;
+      m.client_closes.push_back(*v == "client");
+    } else if (cps && a == "--tw-reuse") {
+      const std::string* v = value();
+      unsigned r = 0;
+      if (v == nullptr || !parse_uint<unsigned>(*v, 0, 2, r))
+        return fail("--tw-reuse needs 0, 1 or 2");
+      if (!reuse_given) m.tw_reuses.clear();
+      reuse_given = true;
+      m.tw_reuses.push_back(static_cast<int>(r));
+    } else if (cps && a == "--ports") {
+      const std::string* v = value();
+      const auto dash = v == nullptr ? std::string::npos : v->find('-');
+      if (dash == std::string::npos ||
+          !parse_uint<std::uint16_t>(std::string_view(*v).substr(0, dash), 1, 65535, m.ports.low) ||
+          !parse_uint<std::uint16_t>(std::string_view(*v).substr(dash + 1), 1, 65535,
+                                     m.ports.high) ||
+          m.ports.low > m.ports.high)
+        return fail("--ports needs LOW-HIGH, 1 <= LOW <= HIGH <= 65535");
+    } else {
+      return fail("unknown argument '" + a + "' (see --help)");
+    }
+  }
+  if (!cps) {
+    m.client_closes = {true};
+    m.tw_reuses = {-1};  // the preset's
+  }
+  std::string error;
+  auto src = resolve_preset(preset, &error);
+  if (!src) return fail(error);
+  m.preset = std::move(*src);
+  if (m.kernel && m.kernel_baseline.empty()) {
+    // build/app/twtcp-bench -> build/bench/twtcp-kernel-baseline
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const auto guess = self.parent_path().parent_path() / "bench" / "twtcp-kernel-baseline";
+    if (!ec && access(guess.c_str(), X_OK) == 0) m.kernel_baseline = guess.string();
+  }
+  return 0;
+}
+
+// The Options build_config() reads, for one row of the matrix.
+Options row_options(const MacroOptions& m, int tw_reuse) {
+  Options o;
+  o.ports = m.ports;
+  if (tw_reuse >= 0) o.sets.push_back("net.ipv4.tcp_tw_reuse=" + std::to_string(tw_reuse));
+  o.sets.insert(o.sets.end(), m.sets.begin(), m.sets.end());  // the user's --set wins
+  o.seed = m.seed;
+  return o;
+}
+
+// Per-connection application state, indexed by the connection's slot (the low 32 bits of a
+// ConnId, stack.hpp) and checked against the whole id, so no allocation per connection.
+struct AppConn {
+  twtcp::ConnId id = 0;
+  std::uint32_t bytes = 0;  // request bytes (server) or response bytes (client) received
+  bool done = false;        // server: answered; client: closed by the application
+};
+
+class AppConns {
+ public:
+  explicit AppConns(std::size_t slots) : slots_(slots + 1) {}
+  AppConn* claim(twtcp::ConnId id) {
+    AppConn& c = slots_[(id & 0xffffffffu) % slots_.size()];
+    if (c.id != 0 && c.id != id) {
+      ++collisions_;  // never with today's ConnId layout; counted so a change shows
+      return nullptr;
+    }
+    c = AppConn{id, 0, false};
+    return &c;
+  }
+  AppConn* find(twtcp::ConnId id) {
+    AppConn& c = slots_[(id & 0xffffffffu) % slots_.size()];
+    return c.id == id ? &c : nullptr;
+  }
+  void release(twtcp::ConnId id) {
+    if (AppConn* c = find(id)) c->id = 0;
+  }
+  [[nodiscard]] std::uint64_t collisions() const noexcept { return collisions_; }
+
+ private:
+  std::vector<AppConn> slots_;
+  std::uint64_t collisions_ = 0;
+};
+
+// Reads what `id` has, stopping at a short read: an extra recv() that returns 0 is a whole
+// Stack call (lookup, sync) per event, a visible share of a short connection's cost.
+std::size_t recv_all(twtcp::Stack& stack, twtcp::ConnId id, std::span<std::uint8_t> buf) {
+  std::size_t total = 0, n = 0;
+  do {
+    n = stack.recv(id, buf);
+    total += n;
+  } while (n == buf.size());
+  return total;
+}
+
+std::string http_response() {
+  return "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(kResponseBody) + "\r\n\r\n" +
+         std::string(kResponseBody, 'x');
+}
+
+// What the server lcore runs: poll its Stack until told to stop.
+struct ServerLoop {
+  twtcp::dpdk::Datapath* dp = nullptr;
+  twtcp::Stack* stack = nullptr;
+  twtcp::dpdk::TscClock clock;
+  std::atomic<bool> stop{false};
+};
+
+int server_lcore_main(void* arg) {
+  auto* s = static_cast<ServerLoop*>(arg);
+  while (!s->stop.load(std::memory_order_relaxed)) {
+    s->dp->poll(*s->stack, s->clock.now_us());
+  }
+  return 0;
+}
+
+struct MacroRow {
+  bool client_closes = true;
+  int tw_reuse = 0;
+  twtcp::PortRange ports{0, 0};
+  std::vector<std::uint64_t> per_second;  // completed connections (cps) or bytes (throughput)
+  std::uint64_t total = 0;                // same, over the timed period
+  std::uint64_t eaddrnotavail = 0, failed = 0, collisions = 0;
+  double elapsed_s = 0;
+  twtcp::StackCounters client, server;
+  twtcp::dpdk::DatapathStats client_dp, server_dp;
+  std::string kernel_json;  // the baseline's JSON line, empty if it did not run
+  std::string kernel_error;
+  double kernel_value = 0;  // its cps or bytes_per_s
+  bool interrupted = false;
+
+  [[nodiscard]] double rate() const { return elapsed_s > 0 ? total / elapsed_s : 0; }
+  [[nodiscard]] double median() const {
+    if (per_second.empty()) return 0;
+    std::vector<std::uint64_t> v = per_second;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? static_cast<double>(v[n / 2]) : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+  }
+  [[nodiscard]] double ratio() const { return kernel_value > 0 ? rate() / kernel_value : 0; }
+};
+
+// The timed loop both modes share, on the client lcore: `start_work` runs before each poll
+// while the clock is in the timed period, `count` reads the running total.
+template <class StartWork, class Count>
+void timed_client_loop(MacroRow& row, unsigned seconds, twtcp::dpdk::Datapath& cdp,
+                       twtcp::Stack& client, twtcp::dpdk::TscClock& clock, StartWork&& start_work,
+                       Count&& count) {
+  std::uint64_t now = clock.now_us();
+  const std::uint64_t start = now, end = start + seconds * kSecondUs;
+  std::uint64_t second_end = start + kSecondUs;
+  std::uint64_t at_second_start = count();
+  while (now < end && g_interrupts == 0) {
+    start_work(now);
+    cdp.poll(client, now);
+    now = clock.now_us();
+    if (now >= second_end || now >= end) {
+      const std::uint64_t c = count();
+      row.per_second.push_back(c - at_second_start);
+      at_second_start = c;
+      second_end += kSecondUs;
+    }
+  }
+  row.interrupted = g_interrupts != 0;
+  row.elapsed_s = static_cast<double>(std::min(now, end) - start) / kSecondUs;
+  for (auto v : row.per_second) row.total += v;
+}
+
+// Runs `body(client, server, cdp, clock)` with the server Stack polled on the worker lcore.
+template <class Body>
+bool with_two_stacks(const twtcp::Config& ccfg, const twtcp::Config& scfg, twtcp::dpdk::Port& cport,
+                     twtcp::dpdk::Port& sport, twtcp::dpdk::TscClock& clock, MacroRow& row,
+                     const std::function<void(twtcp::Stack&)>& setup_server, Body&& body) {
+  twtcp::dpdk::Datapath cdp(cport), sdp(sport);
+  (void)cdp.discard_rx();
+  (void)sdp.discard_rx();
+  const std::uint64_t now = clock.now_us();
+  twtcp::Stack client(ccfg, identity(kClientAddr, cport, sport), cdp.tx(), now);
+  twtcp::Stack server(scfg, identity(kServerAddr, sport, cport), sdp.tx(), now);
+  setup_server(server);
+  ServerLoop loop;
+  loop.dp = &sdp;
+  loop.stack = &server;
+  loop.clock = clock;
+  const unsigned worker = rte_get_next_lcore(-1, 1, 0);
+  if (worker >= RTE_MAX_LCORE || rte_eal_remote_launch(server_lcore_main, &loop, worker) != 0) {
+    std::fprintf(stderr, "twtcp-bench: no worker lcore for the server Stack (EAL -l 0,1)\n");
+    return false;
+  }
+  body(client, cdp);
+  loop.stop.store(true, std::memory_order_relaxed);
+  rte_eal_wait_lcore(worker);
+  row.client = client.counters();
+  row.server = server.counters();
+  row.client_dp = cdp.stats();
+  row.server_dp = sdp.stats();
+  (void)cdp.discard_rx();
+  (void)sdp.discard_rx();
+  return true;
+}
+
+// Everything the cps callbacks touch. The server's fields are used on the server lcore only,
+// the client's on the client lcore only.
+struct CpsApp {
+  twtcp::Stack* client = nullptr;
+  twtcp::Stack* server = nullptr;
+  bool client_closes = true;
+  std::string response = http_response();
+  AppConns client_conns{0}, server_conns{0};
+  std::uint64_t in_flight = 0;  // connections the client application holds open
+  std::uint64_t completed = 0;  // full response received, then closed
+  std::uint64_t failed = 0;     // ended before a full response (timeout, reset, ...)
+  std::array<std::uint8_t, 2048> client_buf{}, server_buf{};
+
+  void client_close(AppConn& c, bool complete) {
+    c.done = true;
+    --in_flight;
+    if (complete) ++completed;
+    client->close(c.id);
+  }
+};
+
+bool run_cps_row(const MacroOptions& m, bool client_closes, int tw_reuse, twtcp::dpdk::Port& cport,
+                 twtcp::dpdk::Port& sport, twtcp::dpdk::TscClock& clock, MacroRow& row) {
+  std::string error;
+  const Options o = row_options(m, tw_reuse);
+  const twtcp::Config ccfg = *build_config(m.preset, o, true, &error);  // checked in main
+  const twtcp::Config scfg = *build_config(m.preset, o, false, &error);
+  row.client_closes = client_closes;
+  row.tw_reuse = ccfg.tcp_tw_reuse;
+  row.ports = ccfg.ip_local_port_range;
+
+  CpsApp app;
+  app.client_closes = client_closes;
+  app.client_conns = AppConns(static_cast<std::size_t>(ccfg.max_connections));
+  app.server_conns = AppConns(static_cast<std::size_t>(scfg.max_connections));
+  const std::size_t response_size = app.response.size();
+
+  twtcp::Callbacks scb;
+  scb.on_accepted = [a = &app](twtcp::ConnId id) { (void)a->server_conns.claim(id); };
+  scb.on_readable = [a = &app](twtcp::ConnId id) {
+    AppConn* c = a->server_conns.find(id);
+    const std::size_t n = recv_all(*a->server, id, a->server_buf);
+    if (c != nullptr) c->bytes += static_cast<std::uint32_t>(n);
+    if (c == nullptr || c->done || c->bytes < kRequest.size()) return;
+    c->done = true;
+    a->server->send(
+        id, {reinterpret_cast<const std::uint8_t*>(a->response.data()), a->response.size()});
+    if (!a->client_closes) a->server->close(id);  // HTTP/1.0: the server closes first
+  };
+  scb.on_peer_closed = [a = &app](twtcp::ConnId id) { a->server->close(id); };
+  scb.on_closed = [a = &app](twtcp::ConnId id, twtcp::CloseReason) { a->server_conns.release(id); };
+
+  twtcp::ConnectOptions copt;
+  copt.callbacks.on_connected = [a = &app](twtcp::ConnId id) {
+    a->client->send(id, {reinterpret_cast<const std::uint8_t*>(kRequest.data()), kRequest.size()});
+  };
+  copt.callbacks.on_readable = [a = &app, response_size](twtcp::ConnId id) {
+    AppConn* c = a->client_conns.find(id);
+    const std::size_t n = recv_all(*a->client, id, a->client_buf);
+    if (c != nullptr) c->bytes += static_cast<std::uint32_t>(n);
+    if (c != nullptr && !c->done && a->client_closes && c->bytes >= response_size)
+      a->client_close(*c, true);
+  };
+  copt.callbacks.on_peer_closed = [a = &app, response_size](twtcp::ConnId id) {
+    AppConn* c = a->client_conns.find(id);
+    if (c != nullptr && !c->done) a->client_close(*c, c->bytes >= response_size);
+  };
+  copt.callbacks.on_closed = [a = &app](twtcp::ConnId id, twtcp::CloseReason) {
+    AppConn* c = a->client_conns.find(id);
+    if (c != nullptr && !c->done) {
+      c->done = true;
+      --a->in_flight;
+      ++a->failed;
+    }
+    a->client_conns.release(id);
+  };
+
+  std::uint64_t connect_calls = 0, next_attempt = 0;
+  auto setup_server = [&](twtcp::Stack& server) {
+    app.server = &server;
+    server.listen(kServerPort, scb);
+  };
+  return with_two_stacks(
+      ccfg, scfg, cport, sport, clock, row, setup_server,
+      [&](twtcp::Stack& client, twtcp::dpdk::Datapath& cdp) {
+        app.client = &client;
+        auto start_connections = [&](std::uint64_t now) {
+          while (app.in_flight < m.concurrency && now >= next_attempt &&
+                 connect_calls < kMaxConnectCalls) {
+            ++connect_calls;
+            const twtcp::ConnectResult r = client.connect(kServerAddr, kServerPort, copt);
+            if (!r.ok()) {
+              if (r.error == twtcp::kEaddrnotavail) ++row.eaddrnotavail;
+              next_attempt = now + 1000;  // back off 1 ms, as the baseline's client does
+              break;
+            }
+            if (app.client_conns.claim(r.id) == nullptr) {
+              client.abort(r.id);
+              continue;
+            }
+            ++app.in_flight;
+          }
+        };
+        timed_client_loop(row, m.seconds, cdp, client, clock, start_connections,
+                          [&] { return app.completed; });
+        // Let the connections in flight finish, so the server's counters see whole ones.
+        const std::uint64_t drain_end = clock.now_us() + kDrainUs;
+        for (std::uint64_t now = clock.now_us();
+             app.in_flight > 0 && now < drain_end && g_interrupts < 2; now = clock.now_us()) {
+          cdp.poll(client, now);
+        }
+        row.failed = app.failed;
+        row.collisions = app.client_conns.collisions() + app.server_conns.collisions();
+      });
+}
+
+bool run_throughput_row(const MacroOptions& m, twtcp::dpdk::Port& cport, twtcp::dpdk::Port& sport,
+                        twtcp::dpdk::TscClock& clock, MacroRow& row) {
+  std::string error;
+  const Options o = row_options(m, -1);
+  const twtcp::Config ccfg = *build_config(m.preset, o, true, &error);
+  const twtcp::Config scfg = *build_config(m.preset, o, false, &error);
+  row.tw_reuse = ccfg.tcp_tw_reuse;
+  row.ports = ccfg.ip_local_port_range;
+
+  struct Pump {
+    twtcp::Stack* client = nullptr;
+    twtcp::Stack* server = nullptr;
+    twtcp::ConnId conn = 0;
+    bool connected = false, closed = false;
+    std::array<std::uint8_t, 65536> chunk{};
+    std::array<std::uint8_t, 65536> sink{};
+    std::atomic<std::uint64_t> received{0};  // written by the server lcore only
+    void fill() {
+      while (connected && !closed && client->send(conn, chunk) > 0) {
+      }
+    }
+  };
+  auto pump = std::make_unique<Pump>();
+  pump->chunk.fill('y');
+  twtcp::Callbacks scb;
+  scb.on_readable = [p = pump.get()](twtcp::ConnId id) {
+    const std::size_t got = recv_all(*p->server, id, p->sink);
+    p->received.store(p->received.load(std::memory_order_relaxed) + got, std::memory_order_relaxed);
+  };
+  scb.on_peer_closed = [p = pump.get()](twtcp::ConnId id) { p->server->close(id); };
+  twtcp::ConnectOptions copt;
+  copt.callbacks.on_connected = [p = pump.get()](twtcp::ConnId) {
+    p->connected = true;
+    p->fill();
+  };
+  copt.callbacks.on_writable = [p = pump.get()](twtcp::ConnId) { p->fill(); };
+  copt.callbacks.on_closed = [p = pump.get()](twtcp::ConnId, twtcp::CloseReason) {
+    p->closed = true;
+  };
+
+  auto setup_server = [&](twtcp::Stack& server) {
+    pump->server = &server;
+    server.listen(kServerPort, scb);
+  };
+  return with_two_stacks(
+      ccfg, scfg, cport, sport, clock, row, setup_server,
+      [&](twtcp::Stack& client, twtcp::dpdk::Datapath& cdp) {
+        pump->client = &client;
+        const twtcp::ConnectResult r = client.connect(kServerAddr, kServerPort, copt);
+        if (!r.ok()) {
+          ++row.failed;
+          return;
+        }
+        pump->conn = r.id;
+        // The handshake is not timed.
+        const std::uint64_t connect_end = clock.now_us() + kDrainUs;
+        for (std::uint64_t now = clock.now_us();
+             !pump->connected && !pump->closed && now < connect_end; now = clock.now_us()) {
+          cdp.poll(client, now);
+        }
+        if (!pump->connected) {
+          ++row.failed;
+          return;
+        }
+        timed_client_loop(
+            row, m.seconds, cdp, client, clock, [&](std::uint64_t) { pump->fill(); },
+            [&] { return pump->received.load(std::memory_order_relaxed); });
+        if (pump->closed) ++row.failed;
+        client.close(pump->conn);
+        const std::uint64_t drain_end = clock.now_us() + kDrainUs;
+        for (std::uint64_t now = clock.now_us(); !pump->closed && now < drain_end;
+             now = clock.now_us()) {
+          cdp.poll(client, now);
+        }
+      });
+}
+
+// Runs twtcp-kernel-baseline with `args`; returns its stdout (one JSON line) or "" and *error.
+std::string run_kernel_baseline(const std::string& path, const std::vector<std::string>& args,
+                                std::string* error) {
+  int out[2];
+  if (pipe(out) != 0) {
+    *error = std::string("pipe: ") + std::strerror(errno);
+    return "";
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&fa, out[0]);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(path.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  std::string text;
+  if (rc == 0) {
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = read(out[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+      if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  close(out[0]);
+  if (rc != 0) {
+    *error = path + ": " + std::strerror(rc);
+    return "";
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || text.empty() || text.front() != '{') {
+    *error = path + " failed (exit " +
+             std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + ")";
+    return "";
+  }
+  return text;
+}
+
+// The number after "key": in a flat JSON object, or 0.
+double json_number(const std::string& json, const std::string& key) {
+  const std::string k = "\"" + key + "\":";
+  const auto p = json.find(k);
+  if (p == std::string::npos) return 0;
+  return std::strtod(json.c_str() + p + k.size(), nullptr);
+}
+
+void run_kernel_row(const MacroOptions& m, MacroRow& row) {
+  if (!m.kernel || g_interrupts != 0) return;
+  if (m.kernel_baseline.empty()) {
+    row.kernel_error =
+        "twtcp-kernel-baseline not found next to twtcp-bench (meson -Dbenchmarks=true, or "
+        "--kernel-baseline PATH)";
+    return;
+  }
+  std::vector<std::string> args = {m.mode, "--seconds", std::to_string(m.seconds)};
+  if (m.mode == "cps") {
+    args.insert(args.end(), {"--concurrency", std::to_string(m.concurrency), "--close",
+                             row.client_closes ? "client" : "server", "--tw-reuse",
+                             std::to_string(row.tw_reuse), "--ports",
+                             std::to_string(row.ports.low) + "-" + std::to_string(row.ports.high)});
+  }
+  std::fflush(stdout);
+  row.kernel_json = run_kernel_baseline(m.kernel_baseline, args, &row.kernel_error);
+  row.kernel_value = json_number(row.kernel_json, m.mode == "cps" ? "cps" : "bytes_per_s");
+}
+
+std::string machine_description() {
+  std::string model;
+  std::ifstream cpu("/proc/cpuinfo");
+  for (std::string line; std::getline(cpu, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs";
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string macro_json(const MacroOptions& m, const std::vector<MacroRow>& rows) {
+  const bool cps = m.mode == "cps";
+  std::string j = "{\n  \"benchmark\": \"" + m.mode + "\",\n  \"date\": \"" + utc_now() +
+                  "\",\n  \"machine\": \"" + json_escape(machine_description()) +
+                  "\",\n  \"preset\": \"" + json_escape(m.preset.name) + "\",\n  \"sets\": [";
+  for (std::size_t i = 0; i < m.sets.size(); ++i)
+    j += std::string(i ? ", " : "") + "\"" + json_escape(m.sets[i]) + "\"";
+  j += "],\n  \"seconds\": " + std::to_string(m.seconds) + ",\n";
+  if (cps) j += "  \"concurrency\": " + std::to_string(m.concurrency) + ",\n";
+  j += "  \"rows\": [";
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const MacroRow& r = rows[k];
+    std::string per_second;
+    for (auto v : r.per_second) per_second += (per_second.empty() ? "" : ",") + std::to_string(v);
+    char nums[512];
+    if (cps) {
+      std::snprintf(nums, sizeof nums,
+                    "\"close\": \"%s\", \"tw_reuse\": %d, \"ports\": \"%u-%u\", "
+                    "\"twtcp\": {\"cps\": %.1f, \"median_per_second\": %.1f, \"connections\": "
+                    "%llu, \"elapsed_s\": %.3f, \"eaddrnotavail\": %llu, \"failed\": %llu, "
+                    "\"app_table_collisions\": %llu, \"interrupted\": %s",
+                    r.client_closes ? "client" : "server", r.tw_reuse, r.ports.low, r.ports.high,
+                    r.rate(), r.median(), (unsigned long long)r.total, r.elapsed_s,
+                    (unsigned long long)r.eaddrnotavail, (unsigned long long)r.failed,
+                    (unsigned long long)r.collisions, r.interrupted ? "true" : "false");
+    } else {
+      std::snprintf(nums, sizeof nums,
+                    "\"twtcp\": {\"bytes_per_s\": %.1f, \"median_per_second\": %.1f, "
+                    "\"bytes\": %llu, \"elapsed_s\": %.3f, \"failed\": %llu, \"interrupted\": %s",
+                    r.rate(), r.median(), (unsigned long long)r.total, r.elapsed_s,
+                    (unsigned long long)r.failed, r.interrupted ? "true" : "false");
+    }
+    j += std::string(k ? "," : "") + "\n    {" + nums + ",\n      \"per_second\": [" + per_second +
+         "],\n      \"client\": " + counters_json(r.client, r.client_dp) +
+         ",\n      \"server\": " + counters_json(r.server, r.server_dp) +
+         "},\n     \"kernel\": " + (r.kernel_json.empty() ? "null" : r.kernel_json) +
+         ", \"kernel_error\": " +
+         (r.kernel_error.empty() ? "null" : "\"" + json_escape(r.kernel_error) + "\"") +
+         ", \"ratio\": " + (r.kernel_value > 0 ? std::to_string(r.ratio()) : "null") + "}";
+  }
+  j += "\n  ]\n}\n";
+  return j;
+}
+
+void print_macro_row(const MacroOptions& m, const MacroRow& r) {
+  char kernel[64] = "n/a", ratio[32] = "n/a";
+  if (m.mode == "cps") {
+    if (r.kernel_value > 0) {
+      std::snprintf(kernel, sizeof kernel, "%.0f", r.kernel_value);
+      std::snprintf(ratio, sizeof ratio, "%.1fx", r.ratio());
+    }
+    std::printf("%-6s %8d %12.0f %12.0f %12s %8s %12llu %10llu %8llu%s\n",
+                r.client_closes ? "client" : "server", r.tw_reuse, r.rate(), r.median(), kernel,
+                ratio, (unsigned long long)r.total, (unsigned long long)r.eaddrnotavail,
+                (unsigned long long)r.failed, r.interrupted ? "  (interrupted)" : "");
+  } else {
+    if (r.kernel_value > 0) {
+      std::snprintf(kernel, sizeof kernel, "%.2f", r.kernel_value * 8 / 1e9);
+      std::snprintf(ratio, sizeof ratio, "%.2fx", r.ratio());
+    }
+    std::printf("%14.2f %14.2f %14s %8s %8llu%s\n", r.rate() * 8 / 1e9, r.median() * 8 / 1e9,
+                kernel, ratio, (unsigned long long)r.failed,
+                r.interrupted ? "  (interrupted)" : "");
+  }
+}
+
+int run_macro(const MacroOptions& m, const twtcp::dpdk::SplitArgs& split) {
+  twtcp::dpdk::Eal eal(split.eal);
+  if (!eal.ok()) return fail(eal.error(), 1);
+  if (rte_lcore_count() < 2) return fail("needs two lcores, one per Stack (EAL -l 0,1)", 1);
+  std::string error;
+  auto pair = twtcp::dpdk::create_ring_pair("twtcp_bench", 4096, &error);
+  if (!pair) return fail(error, 1);
+  twtcp::dpdk::PortOptions po;
+  po.rx_descriptors = 4096;
+  po.tx_descriptors = 4096;
+  auto cport = twtcp::dpdk::Port::open(pair->a, po, &error);
+  auto sport = cport ? twtcp::dpdk::Port::open(pair->b, po, &error) : nullptr;
+  if (!cport || !sport) return fail(error, 1);
+  twtcp::dpdk::TscClock clock;
+
+  const bool cps = m.mode == "cps";
+  std::string sets;
+  for (const auto& s : m.sets) sets += " --set '" + s + "'";
+  std::printf(
+      "twtcp-bench %s: client Stack (198.18.0.2, lcore %u) -> server Stack (198.18.0.1:%u, "
+      "lcore %u) over two %s ethdevs wired back to back; preset %s%s; %u s per row%s\n",
+      m.mode.c_str(), rte_get_main_lcore(), kServerPort, rte_get_next_lcore(-1, 1, 0),
+      cport->driver().c_str(), m.preset.name.c_str(), sets.c_str(), m.seconds,
+      cps ? (", " + std::to_string(m.concurrency) + " connections in flight, HTTP/1.0 request " +
+             std::to_string(kRequest.size()) + " B, response " +
+             std::to_string(http_response().size()) + " B")
+                .c_str()
+          : ", one connection, the client writes, the server discards");
+  std::printf("kernel baseline: %s\n", !m.kernel ? "off (--no-kernel)"
+                                       : m.kernel_baseline.empty()
+                                           ? "not found (build with -Dbenchmarks=true)"
+                                           : m.kernel_baseline.c_str());
+  std::fflush(stdout);
+
+  std::vector<MacroRow> rows;
+  bool ok = true;
+  for (bool client_closes : m.client_closes) {
+    for (int tw_reuse : m.tw_reuses) {
+      if (g_interrupts != 0) break;
+      MacroRow row;
+      ok = cps ? run_cps_row(m, client_closes, tw_reuse, *cport, *sport, clock, row)
+               : run_throughput_row(m, *cport, *sport, clock, row);
+      if (!ok) break;
+      if (cps) {
+        std::printf(
+            "  twtcp: %s closes, tw_reuse %d: %.0f conn/s (median of seconds %.0f), %llu "
+            "EADDRNOTAVAIL, %llu failed; client TIME_WAIT %zu TWRecycled %llu, server "
+            "TW %llu\n",
+            client_closes ? "client" : "server", row.tw_reuse, row.rate(), row.median(),
+            (unsigned long long)row.eaddrnotavail, (unsigned long long)row.failed,
+            static_cast<std::size_t>(row.client.TW), (unsigned long long)row.client.TWRecycled,
+            (unsigned long long)row.server.TW);
+      } else {
+        std::printf("  twtcp: %.2f Gbit/s (median of seconds %.2f)\n", row.rate() * 8 / 1e9,
+                    row.median() * 8 / 1e9);
+      }
+      std::fflush(stdout);
+      run_kernel_row(m, row);
+      if (!row.kernel_error.empty())
+        std::printf("  kernel: %s\n", row.kernel_error.c_str());
+      else if (!row.kernel_json.empty())
+        std::printf("  kernel: %s\n", row.kernel_json.c_str());
+      rows.push_back(std::move(row));
+    }
+  }
+  if (cps) {
+    std::printf("\n%-6s %8s %12s %12s %12s %8s %12s %10s %8s\n", "close", "tw_reuse",
+                "twtcp conn/s", "median/s", "kernel c/s", "ratio", "connections", "EADDRNOTAV",
+                "failed");
+  } else {
+    std::printf("\n%14s %14s %14s %8s %8s\n", "twtcp Gbit/s", "median Gbit/s", "kernel Gbit/s",
+                "ratio", "failed");
+  }
+  for (const auto& r : rows) print_macro_row(m, r);
+  if (!m.json.empty()) {
+    if (!write_file(m.json, macro_json(m, rows))) {
+      std::fprintf(stderr, "twtcp-bench: cannot write %s\n", m.json.c_str());
+      return 1;
+    }
+    std::printf("wrote %s\n", m.json.c_str());
+  }
+  if (!ok) return 1;
+  return g_interrupts != 0 ? 130 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The subcommand decides the default lcores: cps and throughput run one Stack per lcore.
+  std::string_view subcommand;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      subcommand = i + 1 < argc ? argv[i + 1] : "";
+      break;
+    }
+    if (subcommand.empty()) subcommand = argv[i];
+  }
+  const bool macro = subcommand == "cps" || subcommand == "throughput";
   const std::string prefix = "--file-prefix=twtcp-bench-" + std::to_string(getpid());
-  const twtcp::dpdk::SplitArgs split =
-      twtcp::dpdk::split_args(argc, argv,
-                              {"--no-huge", "--no-pci", "--no-shconf", "-m", "512", "-l", "0",
-                               "--log-level", "error", "--no-telemetry", prefix});
+  const twtcp::dpdk::SplitArgs split = twtcp::dpdk::split_args(
+      argc, argv,
+      {"--no-huge", "--no-pci", "--no-shconf", "-m", "512", "-l", macro ? "0,1" : "0",
+       "--log-level", "error", "--no-telemetry", prefix});
   Options opt;
-  if (int rc = parse_flags(split.program, opt); rc != 0) return rc < 0 ? 0 : rc;
-  if (opt.seed == 0) opt.seed = (rte_get_tsc_cycles() % 1'000'000'000) + 1;
+  MacroOptions mopt;
+  const bool run_macro_mode =
+      !split.program.empty() && (split.program[0] == "cps" || split.program[0] == "throughput");
+  if (run_macro_mode) {
+    if (int rc = parse_macro_flags(split.program, mopt); rc != 0) return rc < 0 ? 0 : rc;
+    for (int tw_reuse : mopt.tw_reuses) {  // bad --set lines cost no EAL start-up
+      std::string error;
+      const Options o = row_options(mopt, tw_reuse);
+      if (!build_config(mopt.preset, o, true, &error) ||
+          !build_config(mopt.preset, o, false, &error))
+        return fail(error);
+    }
+    if (mopt.seed == 0) mopt.seed = (rte_get_tsc_cycles() % 1'000'000'000) + 1;
+  } else {
+    if (int rc = parse_flags(split.program, opt); rc != 0) return rc < 0 ? 0 : rc;
+    if (opt.seed == 0) opt.seed = (rte_get_tsc_cycles() % 1'000'000'000) + 1;
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  return port_exhaustion(opt, split);
+  return run_macro_mode ? run_macro(mopt, split) : port_exhaustion(opt, split);
 }
