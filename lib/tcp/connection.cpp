@@ -397,6 +397,18 @@ void Connection::synchronized_input(const Segment& seg, std::uint64_t now_us, bo
   if (!process_ack(seg, now_us)) return;
   if (state_ == State::kClosed || state_ == State::kTimeWait) return;
 
+  // New data for an orphan (close() shut the read side) in FIN_WAIT1/2: RFC 1122 says reset,
+  // and Linux does (tcp_rcv_state_process: TCPAbortOnData, then an RST). Queuing it would
+  // leave a peer retransmitting into a buffer nobody reads.
+  if (orphan_ && (state_ == State::kFinWait1 || state_ == State::kFinWait2) &&
+      !seg.payload.empty() &&
+      seq_after(seg.seq + static_cast<std::uint32_t>(seg.payload.size()), tcb_.rcv_nxt)) {
+    ++ctr_->TCPAbortOnData;
+    send_rst(now_us);
+    to_closed(CloseReason::kLocalReset);
+    return;
+  }
+
   // §3.10.7.4 seventh: segment text, in order only.
   std::uint32_t seq = seg.seq;
   std::span<const std::uint8_t> data = seg.payload;

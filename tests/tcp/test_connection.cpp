@@ -1565,3 +1565,40 @@ TEST_F(PersistTest, AnOrphanGivesUpEvenWhenThePeerAnswers) {
 
 }  // namespace
 }  // namespace twtcp::tcp::testing
+
+namespace twtcp::tcp::testing {
+namespace {
+
+// close() shut the read side: data arriving afterwards in FIN_WAIT1/2 is answered with an RST
+// and counted TCPAbortOnData (Linux tcp_rcv_state_process); found by fuzz_stack, where the
+// peer kept retransmitting into a buffer nobody would read.
+TEST_F(TcpTest, OrphanInFinWait1ResetsOnNewData) {
+  connection_in(State::kEstablished);
+  app([&] { c().close(now); });
+  ASSERT_EQ(c().state(), State::kFinWait1);
+  Segment d = tmpl();
+  d.ack = c().tcb().snd_una;  // our FIN not yet ACKed
+  const std::vector<std::uint8_t> bytes(10, 1);
+  d.payload = bytes;
+  d.flags = flags::kAck | flags::kPsh;
+  auto r = send(d);
+  ASSERT_FALSE(r.empty());
+  EXPECT_TRUE(r.back().flags & flags::kRst);
+  EXPECT_EQ(c().state(), State::kClosed);
+  EXPECT_EQ(ctr.TCPAbortOnData, 1u);
+}
+
+TEST_F(TcpTest, ShutdownWriteStillReceivesDataInFinWait2) {
+  connection_in(State::kFinWait2);  // shutdown(SHUT_WR), not close(): reading goes on
+  Segment d = tmpl();
+  const std::vector<std::uint8_t> bytes(10, 1);
+  d.payload = bytes;
+  d.flags = flags::kAck | flags::kPsh;
+  send(d);
+  EXPECT_EQ(c().state(), State::kFinWait2);
+  EXPECT_EQ(c().readable(), 10u);
+  EXPECT_EQ(ctr.TCPAbortOnData, 0u);
+}
+
+}  // namespace
+}  // namespace twtcp::tcp::testing
