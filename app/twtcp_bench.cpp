@@ -11,6 +11,7 @@
 // on the same two CPUs, and both figures and their ratio are printed.
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_mempool.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,6 +80,13 @@ constexpr const char* kUsage =
     "                      only: on for the kernel's 127.0.0.1, off for twtcp's 198.18.0.x)\n"
     "  --concurrency N     connections the client keeps open, 1..10000 (default 64)\n"
     "  --ports LOW-HIGH    client port range of both runs (default 1024-65535)\n"
+    "soak [--seconds S] [--run-seconds N]  the cps workload at full rate for S seconds in\n"
+    "                      all (default 60), a run of N seconds (default 5) per preset, the\n"
+    "                      six presets in turn with the closing side alternating; after each\n"
+    "                      run both mbuf pools must be back to their start, and at the end\n"
+    "                      RSS within 8 MiB of its value after the first cycle of presets\n"
+    "                      (judged from the second cycle on), with no failed\n"
+    "                      connection, reset, timeout or TX drop. Exit 1 if anything drifted.\n"
     "throughput [options]  one connection, the client writes, the server discards (bytes/s),\n"
     "                      then twtcp-kernel-baseline throughput\n"
     "common to cps and throughput:\n"
@@ -205,7 +213,7 @@ std::optional<twtcp::Config> build_config(const PresetSource& src, const Options
 // Returns 0 and fills `opt`, or the exit status after printing one line.
 int parse_flags(const std::vector<std::string>& args, Options& opt) {
   if (args.empty())
-    return fail("missing subcommand (port-exhaustion, cps, throughput; see --help)");
+    return fail("missing subcommand (port-exhaustion, cps, throughput, soak; see --help)");
   if (args[0] == "--help" || args[0] == "-h") {
     std::fputs(kUsage, stdout);
     return -1;
@@ -699,12 +707,17 @@ struct MacroOptions {
   bool kernel = true;
   std::string json;
   std::uint64_t seed = 0;
+  unsigned run_seconds = 5;  // soak: one preset's run
 };
 
 // Returns 0 and fills `m`, -1 after --help, or the exit status after printing one line.
 int parse_macro_flags(const std::vector<std::string>& args, MacroOptions& m) {
   m.mode = args[0];
-  const bool cps = m.mode == "cps";
+  const bool cps = m.mode == "cps" || m.mode == "soak";
+  if (m.mode == "soak") {
+    m.seconds = 60;
+    m.kernel = false;
+  }
   std::string preset = "linux-6";
   bool close_given = false, reuse_given = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -715,8 +728,12 @@ int parse_macro_flags(const std::vector<std::string>& args, MacroOptions& m) {
       return -1;
     } else if (a == "--seconds") {
       const std::string* v = value();
-      if (v == nullptr || !parse_uint<unsigned>(*v, 1, 600, m.seconds))
-        return fail("--seconds needs a whole number of seconds 1..600");
+      if (v == nullptr || !parse_uint<unsigned>(*v, 1, 3600, m.seconds))
+        return fail("--seconds needs a whole number of seconds 1..3600");
+    } else if (m.mode == "soak" && a == "--run-seconds") {
+      const std::string* v = value();
+      if (v == nullptr || !parse_uint<unsigned>(*v, 1, 600, m.run_seconds))
+        return fail("--run-seconds needs a whole number of seconds 1..600");
     } else if (a == "--preset") {
       const std::string* v = value();
       if (v == nullptr) return fail("--preset needs NAME or FILE");
@@ -1390,6 +1407,95 @@ int run_macro(const MacroOptions& m, const twtcp::dpdk::SplitArgs& split) {
   return g_interrupts != 0 ? 130 : 0;
 }
 
+// RSS of this process in bytes (/proc/self/statm, resident pages).
+std::uint64_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// The long run of issue 6: full-rate CPS, presets switching between runs; checks that
+// nothing leaks (mbufs, memory) and no error counter moves.
+int run_soak(MacroOptions m, const twtcp::dpdk::SplitArgs& split) {
+  twtcp::dpdk::Eal eal(split.eal);
+  if (!eal.ok()) return fail(eal.error(), 1);
+  if (rte_lcore_count() < 2) return fail("needs two lcores, one per Stack (EAL -l 0,1)", 1);
+  std::string error;
+  auto pair = twtcp::dpdk::create_ring_pair("twtcp_soak", 4096, &error);
+  if (!pair) return fail(error, 1);
+  twtcp::dpdk::PortOptions po;
+  po.rx_descriptors = 4096;
+  po.tx_descriptors = 4096;
+  auto cport = twtcp::dpdk::Port::open(pair->a, po, &error);
+  auto sport = cport ? twtcp::dpdk::Port::open(pair->b, po, &error) : nullptr;
+  if (!cport || !sport) return fail(error, 1);
+  twtcp::dpdk::TscClock clock;
+  const unsigned pool_c0 = rte_mempool_avail_count(cport->pool());
+  const unsigned pool_s0 = rte_mempool_avail_count(sport->pool());
+  std::printf(
+      "twtcp-bench soak: %u s, %u s per run, presets in turn, closing side alternating; "
+      "mbufs free at start: client %u, server %u\n",
+      m.seconds, m.run_seconds, pool_c0, pool_s0);
+  const std::uint64_t end_us = clock.now_us() + std::uint64_t{m.seconds} * kSecondUs;
+  std::uint64_t rss_first = 0, rss_last = 0, total = 0, runs = 0;
+  bool ok = true;
+  const unsigned total_seconds = m.seconds;
+  m.seconds = m.run_seconds;
+  for (std::size_t i = 0; clock.now_us() < end_us && g_interrupts == 0; ++i) {
+    const std::string_view name = kDefaultOrder[i % std::size(kDefaultOrder)];
+    auto src = resolve_preset(std::string(name), &error);
+    if (!src) return fail(error, 1);
+    m.preset = *src;
+    // A wide port range: the soak is about leaks under load, not about exhaustion.
+    const bool client_closes = (i / std::size(kDefaultOrder)) % 2 == 0;
+    MacroRow row;
+    if (!run_cps_row(m, client_closes, -1, *cport, *sport, clock, row)) return 1;
+    ++runs;
+    total += row.total;
+    const unsigned pc = rte_mempool_avail_count(cport->pool());
+    const unsigned ps = rte_mempool_avail_count(sport->pool());
+    rss_last = rss_bytes();
+    // The heap settles once every preset's table sizes were seen: RSS is judged from the
+    // end of the first cycle of presets.
+    if (runs == std::size(kDefaultOrder)) rss_first = rss_last;
+    const auto bad = [](const twtcp::StackCounters& c) {
+      return c.EstabResets + c.TCPAbortOnTimeout + c.TCPAbortOnClose + c.InErrs;
+    };
+    const std::uint64_t drops = row.client_dp.tx_dropped_full + row.client_dp.tx_dropped_no_mbuf +
+                                row.server_dp.tx_dropped_full + row.server_dp.tx_dropped_no_mbuf;
+    const bool run_ok = pc == pool_c0 && ps == pool_s0 && row.failed == 0 && bad(row.client) == 0 &&
+                        bad(row.server) == 0 && drops == 0;
+    ok = ok && run_ok;
+    std::printf(
+        "  run %2llu %-18s %s closes: %8.0f conn/s, failed %llu, resets/timeouts %llu, "
+        "TX drops %llu, mbufs free %u/%u (start %u/%u), RSS %.1f MiB%s\n",
+        static_cast<unsigned long long>(runs), std::string(name).c_str(),
+        client_closes ? "client" : "server", row.rate(),
+        static_cast<unsigned long long>(row.failed),
+        static_cast<unsigned long long>(bad(row.client) + bad(row.server)),
+        static_cast<unsigned long long>(drops), pc, ps, pool_c0, pool_s0,
+        static_cast<double>(rss_last) / (1 << 20), run_ok ? "" : "  <-- DRIFT");
+    std::fflush(stdout);
+  }
+  const bool judged = rss_first != 0 && runs > std::size(kDefaultOrder);
+  const double drift_mib =
+      judged ? (static_cast<double>(rss_last) - static_cast<double>(rss_first)) / (1 << 20) : 0;
+  ok = ok && drift_mib <= 8.0;
+  char drift[64];
+  if (judged) {
+    std::snprintf(drift, sizeof drift, "%+.1f MiB", drift_mib);
+  } else {
+    std::snprintf(drift, sizeof drift, "not judged (fewer than two cycles of presets)");
+  }
+  std::printf(
+      "soak: %llu runs, %llu connections in %u s; RSS drift since the first cycle: %s; %s\n",
+      static_cast<unsigned long long>(runs), static_cast<unsigned long long>(total), total_seconds,
+      drift, ok ? "no drift" : "DRIFT");
+  if (g_interrupts != 0) return 130;
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1402,7 +1508,7 @@ int main(int argc, char** argv) {
     }
     if (subcommand.empty()) subcommand = argv[i];
   }
-  const bool macro = subcommand == "cps" || subcommand == "throughput";
+  const bool macro = subcommand == "cps" || subcommand == "throughput" || subcommand == "soak";
   const std::string prefix = "--file-prefix=twtcp-bench-" + std::to_string(getpid());
   const twtcp::dpdk::SplitArgs split = twtcp::dpdk::split_args(
       argc, argv,
@@ -1411,7 +1517,8 @@ int main(int argc, char** argv) {
   Options opt;
   MacroOptions mopt;
   const bool run_macro_mode =
-      !split.program.empty() && (split.program[0] == "cps" || split.program[0] == "throughput");
+      !split.program.empty() &&
+      (split.program[0] == "cps" || split.program[0] == "throughput" || split.program[0] == "soak");
   if (run_macro_mode) {
     if (int rc = parse_macro_flags(split.program, mopt); rc != 0) return rc < 0 ? 0 : rc;
     for (int tw_reuse : mopt.tw_reuses) {  // bad --set lines cost no EAL start-up
@@ -1432,5 +1539,6 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  if (run_macro_mode && mopt.mode == "soak") return run_soak(mopt, split);
   return run_macro_mode ? run_macro(mopt, split) : port_exhaustion(opt, split);
 }
