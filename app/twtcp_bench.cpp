@@ -1322,19 +1322,29 @@ void print_macro_row(const MacroOptions& m, const MacroRow& r) {
   }
 }
 
+// The two back-to-back ports the macro runs use (big rings: a full-rate CPS run keeps
+// thousands of frames in flight). false after printing the error.
+bool open_ring_ports(const char* name, std::unique_ptr<twtcp::dpdk::Port>& cport,
+                     std::unique_ptr<twtcp::dpdk::Port>& sport) {
+  std::string error;
+  auto pair = twtcp::dpdk::create_ring_pair(name, 4096, &error);
+  if (!pair) return fail(error, 1), false;
+  twtcp::dpdk::PortOptions po;
+  po.rx_descriptors = 4096;
+  po.tx_descriptors = 4096;
+  cport = twtcp::dpdk::Port::open(pair->a, po, &error);
+  sport = cport ? twtcp::dpdk::Port::open(pair->b, po, &error) : nullptr;
+  if (!cport || !sport) return fail(error, 1), false;
+  return true;
+}
+
 int run_macro(const MacroOptions& m, const twtcp::dpdk::SplitArgs& split) {
   twtcp::dpdk::Eal eal(split.eal);
   if (!eal.ok()) return fail(eal.error(), 1);
   if (rte_lcore_count() < 2) return fail("needs two lcores, one per Stack (EAL -l 0,1)", 1);
   std::string error;
-  auto pair = twtcp::dpdk::create_ring_pair("twtcp_bench", 4096, &error);
-  if (!pair) return fail(error, 1);
-  twtcp::dpdk::PortOptions po;
-  po.rx_descriptors = 4096;
-  po.tx_descriptors = 4096;
-  auto cport = twtcp::dpdk::Port::open(pair->a, po, &error);
-  auto sport = cport ? twtcp::dpdk::Port::open(pair->b, po, &error) : nullptr;
-  if (!cport || !sport) return fail(error, 1);
+  std::unique_ptr<twtcp::dpdk::Port> cport, sport;
+  if (!open_ring_ports("twtcp_bench", cport, sport)) return 1;
   twtcp::dpdk::TscClock clock;
 
   const bool cps = m.mode == "cps";
@@ -1422,14 +1432,8 @@ int run_soak(MacroOptions m, const twtcp::dpdk::SplitArgs& split) {
   if (!eal.ok()) return fail(eal.error(), 1);
   if (rte_lcore_count() < 2) return fail("needs two lcores, one per Stack (EAL -l 0,1)", 1);
   std::string error;
-  auto pair = twtcp::dpdk::create_ring_pair("twtcp_soak", 4096, &error);
-  if (!pair) return fail(error, 1);
-  twtcp::dpdk::PortOptions po;
-  po.rx_descriptors = 4096;
-  po.tx_descriptors = 4096;
-  auto cport = twtcp::dpdk::Port::open(pair->a, po, &error);
-  auto sport = cport ? twtcp::dpdk::Port::open(pair->b, po, &error) : nullptr;
-  if (!cport || !sport) return fail(error, 1);
+  std::unique_ptr<twtcp::dpdk::Port> cport, sport;
+  if (!open_ring_ports("twtcp_soak", cport, sport)) return 1;
   twtcp::dpdk::TscClock clock;
   const unsigned pool_c0 = rte_mempool_avail_count(cport->pool());
   const unsigned pool_s0 = rte_mempool_avail_count(sport->pool());

@@ -1,7 +1,6 @@
 // twtcp-server: a twtcp Stack on a DPDK port, serving HTTP (a fixed response), echo or
 // discard on one or more TCP ports. With HTTP/1.0 or "Connection: close" the server closes
 // first, so TIME_WAIT is on our side: the policy under test is the server's.
-#include <rte_ethdev.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -373,31 +372,13 @@ int main(int argc, char** argv) {
 
   dpdk::Eal eal(split.eal);
   if (!eal.ok()) return fail(eal.error(), 1);
-  std::uint16_t port_id = o.port_id;
-  if (port_id == UINT16_MAX) {
-    port_id = static_cast<std::uint16_t>(rte_eth_find_next(0));
-    if (port_id >= RTE_MAX_ETHPORTS) {
-      return fail("no DPDK port: give EAL args, e.g. --vdev net_tap0,iface=dtap0 --", 1);
-    }
-  } else if (!rte_eth_dev_is_valid_port(port_id)) {
-    return fail("--port-id " + std::to_string(port_id) + ": no such DPDK port", 1);
-  }
-  auto port = dpdk::Port::open(port_id, {}, &err);
-  if (!port) return fail(err, 1);
-
-  neigh::NeighborConfig ncfg;
-  ncfg.addr = o.ip.addr;
-  ncfg.prefix_len = o.ip.len;
-  ncfg.gateway = o.gateway;
-  ncfg.mac = port->mac();
-  app::NetIf netif(*port, ncfg);
-  if (!o.pcap.empty() && !netif.open_pcap(o.pcap, &err)) return fail(err, 1);
-
-  dpdk::TscClock clock;
-  Identity id;
-  id.addr = o.ip.addr;
-  id.mac = port->mac();
-  Stack stack(*cfg, id, netif.stack_sink(), clock.now_us());
+  auto host = app::Host::open({o.ip.addr, o.ip.len, o.gateway, o.port_id, o.pcap}, *cfg, &err);
+  if (!host) return fail(err, 1);
+  dpdk::Port& port = host->port();
+  const std::uint16_t port_id = port.id();
+  app::NetIf& netif = host->netif();
+  dpdk::TscClock& clock = host->clock();
+  Stack& stack = host->stack();
   Server server(o, stack, static_cast<std::size_t>(cfg->max_connections));
   for (const Listen& l : o.ports) {
     if (!stack.listen(l.port, server.callbacks(l.mode.value_or(o.mode)))) {
@@ -405,7 +386,7 @@ int main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr, "twtcp-server: %s/%u on port %u (%s), listening on",
-               app::ipv4_str(o.ip.addr).c_str(), o.ip.len, port_id, port->driver().c_str());
+               app::ipv4_str(o.ip.addr).c_str(), o.ip.len, port_id, port.driver().c_str());
   for (const Listen& l : o.ports) std::fprintf(stderr, " %u", l.port);
   std::fprintf(stderr, "\n");
 

@@ -144,4 +144,33 @@ unsigned NetIf::poll(Stack& stack, std::uint64_t now_us) {
   return n;
 }
 
+std::unique_ptr<Host> Host::open(const HostOptions& o, const Config& cfg, std::string* error) {
+  std::uint16_t port_id = o.port_id;
+  if (port_id == UINT16_MAX) {
+    port_id = static_cast<std::uint16_t>(rte_eth_find_next(0));
+    if (port_id >= RTE_MAX_ETHPORTS) {
+      *error = "no DPDK port: give EAL args, e.g. --vdev net_tap0,iface=dtap0 --";
+      return nullptr;
+    }
+  } else if (!rte_eth_dev_is_valid_port(port_id)) {
+    *error = "--port-id " + std::to_string(port_id) + ": no such DPDK port";
+    return nullptr;
+  }
+  auto h = std::unique_ptr<Host>(new Host);
+  h->port_ = dpdk::Port::open(port_id, {}, error);
+  if (!h->port_) return nullptr;
+  neigh::NeighborConfig ncfg;
+  ncfg.addr = o.addr;
+  ncfg.prefix_len = o.prefix_len;
+  ncfg.gateway = o.gateway;
+  ncfg.mac = h->port_->mac();
+  h->netif_ = std::make_unique<NetIf>(*h->port_, ncfg);
+  if (!o.pcap.empty() && !h->netif_->open_pcap(o.pcap, error)) return nullptr;
+  Identity id;
+  id.addr = o.addr;
+  id.mac = h->port_->mac();
+  h->stack_ = std::make_unique<Stack>(cfg, id, h->netif_->stack_sink(), h->clock_.now_us());
+  return h;
+}
+
 }  // namespace twtcp::app

@@ -8,9 +8,11 @@
 #include <memory>
 #include <string>
 
+#include "dpdk/clock.hpp"
 #include "dpdk/datapath.hpp"
 #include "dpdk/port.hpp"
 #include "neigh/neighbors.hpp"
+#include "twtcp/config.hpp"
 #include "twtcp/stack.hpp"
 
 namespace twtcp::app {
@@ -61,6 +63,35 @@ class NetIf {
   neigh::Neighbors neigh_;
   std::unique_ptr<PcapWriter> pcap_;
   NetIfStats stats_;
+};
+
+// What twtcp-server and twtcp-client set up once EAL runs: the DPDK port (the first one, or
+// `port_id`), its NetIf (ARP, ping, optional pcapng), the clock, and a Stack on them.
+struct HostOptions {
+  std::uint32_t addr = 0;  // host order
+  std::uint8_t prefix_len = 24;
+  std::uint32_t gateway = 0;
+  std::uint16_t port_id = UINT16_MAX;  // UINT16_MAX: the first port
+  std::string pcap;                    // empty: no capture
+};
+
+class Host {
+ public:
+  // nullptr and a one-line *error when the port cannot be found or opened.
+  static std::unique_ptr<Host> open(const HostOptions& o, const Config& cfg, std::string* error);
+
+  [[nodiscard]] dpdk::Port& port() noexcept { return *port_; }
+  [[nodiscard]] NetIf& netif() noexcept { return *netif_; }
+  [[nodiscard]] Stack& stack() noexcept { return *stack_; }
+  [[nodiscard]] dpdk::TscClock& clock() noexcept { return clock_; }
+
+ private:
+  Host() = default;
+  // Destroyed in reverse: the Stack before the NetIf it sends through, before the port.
+  std::unique_ptr<dpdk::Port> port_;
+  std::unique_ptr<NetIf> netif_;
+  dpdk::TscClock clock_;
+  std::unique_ptr<Stack> stack_;
 };
 
 }  // namespace twtcp::app
