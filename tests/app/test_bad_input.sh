@@ -98,5 +98,45 @@ if [ -n "$baseline_bin" ]; then
   bad "baseline close value" "--close needs" "$baseline_bin" cps --close both
 fi
 
+# The DPDK programs (paths in SERVER_BIN, CLIENT_BIN, BENCH_BIN): flags are checked before
+# EAL starts, so a bad flag never leaves a half-started port (no EAL args given here, and
+# none needed: they must fail first).
+if [ -n "${SERVER_BIN:-}" ]; then
+  for f in --ip --gateway --port --mode --response-bytes --config --set --duration --stats-json \
+    --pcap --port-id; do
+    bad "server $f without value" "$f" "$SERVER_BIN" --ip 198.18.0.1/24 --port 80 "$f"
+  done
+  bad "server no --ip" "--ip A.B.C.D/LEN is required" "$SERVER_BIN" --port 80
+  bad "server no --port" "--port N is required" "$SERVER_BIN" --ip 198.18.0.1/24
+  bad "server bad prefix" "--ip needs" "$SERVER_BIN" --ip 198.18.0.1/33 --port 80
+  bad "server port 0" "--port needs" "$SERVER_BIN" --ip 198.18.0.1/24 --port 0
+  bad "server port twice" "given twice" "$SERVER_BIN" --ip 198.18.0.1/24 --port 80 --port 80
+  bad "server bad port mode" "mode must be" "$SERVER_BIN" --ip 198.18.0.1/24 --port 80:ftp
+  bad "server bad mode" "--mode needs" "$SERVER_BIN" --ip 198.18.0.1/24 --port 80 --mode gopher
+  bad "server mode twice" "given twice" "$SERVER_BIN" --ip 198.18.0.1/24 --port 80 --mode echo --mode http
+  bad "server bad config key" "unknown key" "$SERVER_BIN" --ip 198.18.0.1/24 --port 80 --set net.ipv4.nope=1
+  bad "server unknown flag" "unknown argument" "$SERVER_BIN" --ip 198.18.0.1/24 --port 80 --frob
+fi
+if [ -n "${CLIENT_BIN:-}" ]; then
+  for f in --ip --gateway --target --concurrency --rate --connections --duration --close \
+    --request-bytes --config --set --stats-json --pcap --port-id; do
+    bad "client $f without value" "$f" "$CLIENT_BIN" --ip 198.18.0.2/24 --target 198.18.0.1:80 "$f"
+  done
+  bad "client no --target" "--target A.B.C.D:PORT is required" "$CLIENT_BIN" --ip 198.18.0.2/24
+  bad "client bad target" "--target needs" "$CLIENT_BIN" --ip 198.18.0.2/24 --target 198.18.0.1
+  bad "client concurrency 0" "--concurrency needs" "$CLIENT_BIN" --ip 198.18.0.2/24 --target 198.18.0.1:80 --concurrency 0
+  bad "client close value" "--close needs" "$CLIENT_BIN" --ip 198.18.0.2/24 --target 198.18.0.1:80 --close both
+  bad "client flag twice" "given twice" "$CLIENT_BIN" --ip 198.18.0.2/24 --target 198.18.0.1:80 --rate 5 --rate 6
+  bad "client bad config value" "tcp_tw_reuse" "$CLIENT_BIN" --ip 198.18.0.2/24 --target 198.18.0.1:80 --set net.ipv4.tcp_tw_reuse=3
+fi
+if [ -n "${BENCH_BIN:-}" ]; then
+  bad "bench no subcommand" "missing subcommand" "$BENCH_BIN"
+  bad "bench bad subcommand" "unknown subcommand" "$BENCH_BIN" flood
+  bad "bench seconds 0" "--seconds needs" "$BENCH_BIN" port-exhaustion --seconds 0
+  bad "bench bad preset" "unknown preset" "$BENCH_BIN" port-exhaustion --preset linux-9
+  bad "bench cps close" "--close needs" "$BENCH_BIN" cps --close both
+  bad "bench soak run-seconds" "--run-seconds needs" "$BENCH_BIN" soak --run-seconds 0
+fi
+
 echo "bad input: $passes passed, $fails failed"
 [ "$fails" = 0 ]
