@@ -243,6 +243,9 @@ class TwPool {
   std::size_t capacity_;
   std::size_t nodes_total_;
   std::size_t size_ = 0;
+  // A lower bound on every queue head's deadline (removals only raise deadlines, so it stays
+  // valid; advance() recomputes it), so a poll with nothing due costs one comparison.
+  std::uint64_t earliest_us_ = 0;
   std::unique_ptr<TwEntry[]> nodes_;
   std::uint32_t free_ = kNil;
   Queue q_[kQueues];
@@ -262,9 +265,11 @@ void TwPool::expire_head(std::uint32_t qi, Hooks& h) {
 
 template <class Hooks>
 void TwPool::advance(std::uint64_t now_us, Hooks& h) {
+  if (now_us < earliest_us_) return;  // nothing can be due: skip the scan of every queue
   for (std::uint32_t qi = 0; qi < kQueues; ++qi) {
     while (due(q_[qi], now_us)) expire_head(qi, h);
   }
+  earliest_us_ = next_expiry_us();
 }
 
 template <class Hooks>
@@ -302,6 +307,7 @@ TwEntry& TwPool::add(const TwEntry& proto, std::uint64_t lifetime_us, std::uint3
   q.dummy = spare;
   ++q.count;
   ++size_;
+  earliest_us_ = std::min(earliest_us_, deadline * tick_us_);
   return e;
 }
 
