@@ -100,7 +100,14 @@ struct StackCounters {
   std::uint64_t TCPAbortOnData = 0, TCPAbortOnClose = 0, TCPAbortOnTimeout = 0;
   std::uint64_t TCPOFODrop = 0, TCPOFOQueue = 0, TCPOFOMerge = 0;
   std::uint64_t TCPFastRetrans = 0, TCPRenoRecovery = 0, TCPSackRecovery = 0, TCPTimeouts = 0;
-  std::uint64_t ListenDrops = 0;  // SYNs to a listener dropped for lack of a free connection
+  // SYNs (and cookie ACKs) a listener dropped: backlog full without cookies, or no free
+  // connection / flow table slot (the latter also ListenOverflows, Linux's accept queue full).
+  std::uint64_t ListenDrops = 0, ListenOverflows = 0;
+  // The per-listener SYN backlog (net.ipv4.tcp_max_syn_backlog) was full, or tcp_syncookies
+  // is 2: SYN dropped (tcp_syncookies 0) or answered with a cookie.
+  std::uint64_t TCPReqQFullDrop = 0, TCPReqQFullDoCookies = 0;
+  // SYN cookies sent, valid cookie ACKs (connection opened), invalid ones (answered by RST).
+  std::uint64_t SyncookiesSent = 0, SyncookiesRecv = 0, SyncookiesFailed = 0;
   // twtcp's own: frames that were not a valid TCP/IPv4 segment for us (bad checksum, bad
   // header, other protocol, other address). Bad TCP checksums also count InErrs.
   std::uint64_t TwtcpRxDropped = 0;

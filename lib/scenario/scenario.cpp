@@ -31,6 +31,10 @@ const std::vector<Entry>& entries() {
         "bulk data both ways over links with 1% loss, duplication and reordering, checked byte "
         "by byte (--param bytes=N loss=% dup=% reorder=% delay_us=N)"},
        run_lossy_transfer},
+      {{"syn-flood", "linux-6 + tcp_max_syn_backlog=128, for tcp_syncookies 0, 1 and 2",
+        "issue 6: 2000 spoofed SYNs per ms for 50 ms while a client fetches every ms; SYN "
+        "cookies keep it connecting with the server's state bounded by the backlog"},
+       run_syn_flood},
   };
   return all;
 }

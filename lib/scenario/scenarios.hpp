@@ -16,6 +16,7 @@ Result run_port_exhaustion(const Options& options);
 Result run_syn_in_timewait(const Options& options);
 Result run_reuse_no_timestamps(const Options& options);
 Result run_lossy_transfer(const Options& options);
+Result run_syn_flood(const Options& options);
 
 // A server that answers any request with a short response and closes first, so TIME_WAIT
 // lands on the server (the seed stories' web server).

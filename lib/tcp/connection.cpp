@@ -138,6 +138,11 @@ Segment from_view(const wire::SegmentView& v) noexcept {
     s.opts.tsval = v.options.ts->tsval;
     s.opts.tsecr = v.options.ts->tsecr;
   }
+  static_assert(wire::TcpOptions::kMaxSackBlocks <= SegOptions::kMaxSackBlocks);
+  s.opts.sack_count = v.options.sack_count;
+  for (std::size_t b = 0; b < v.options.sack_count; ++b) {
+    s.opts.sack[b] = SackBlock{v.options.sack[b].left, v.options.sack[b].right};
+  }
   s.payload = v.payload;
   return s;
 }
@@ -301,6 +306,35 @@ bool Connection::accept_syn(const Segment& syn, std::uint32_t iss, std::uint32_t
   state_ = State::kSynReceived;
   send_syn(now_us);
   arm_rto(now_us);
+  return true;
+}
+
+bool Connection::accept_cookie_ack(const Segment& ack, std::uint32_t iss,
+                                   const SegOptions& syn_opts, std::uint32_t ts_offset,
+                                   std::uint64_t now_us) {
+  if (state_ != State::kClosed || !ack.has(flags::kAck) || ack.has(flags::kSyn | flags::kRst)) {
+    return false;
+  }
+  passive_ = true;
+  tcb_.iss = iss;
+  tcb_.snd_una = iss;
+  tcb_.snd_nxt = tcb_.snd_max = iss + 1;
+  recover_ = iss;
+  tcb_.ts_offset = ts_offset;
+  sndbuf_seq_ = iss + 1;
+  tcb_.irs = ack.seq - 1;
+  tcb_.rcv_nxt = tcb_.rcv_wup = ack.seq;
+  // What the SYN-ACK advertised: the same unscaled window accept_syn() gives.
+  tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(rcvbuf_.free(), 65535);
+  negotiate(syn_opts, true);
+  if (tcb_.ts_ok) {
+    tcb_.ts_recent = syn_opts.tsval;
+    tcb_.ts_recent_stamp_s = timewait::stamp_s(now_us);
+  }
+  tcb_.snd_wl1 = tcb_.irs;
+  tcb_.snd_wl2 = iss;
+  state_ = State::kSynReceived;
+  on_segment(ack, now_us);
   return true;
 }
 
@@ -933,8 +967,34 @@ bool Connection::ratelimited_ack(std::uint64_t now_us, std::uint64_t& skipped, c
   return true;
 }
 
+bool ChallengeAckBudget::take(std::uint64_t now_us) noexcept {
+  if (limit_ == kUnlimited) return true;
+  const std::uint64_t second = now_us / 1'000'000;
+  if (second != second_) {
+    second_ = second;
+    const auto limit = static_cast<std::uint32_t>(limit_);
+    if (randomized_ && limit != 0) {
+      rng_ += 0x9e3779b97f4a7c15ULL;  // SplitMix64
+      std::uint64_t z = rng_;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      z ^= z >> 31;
+      left_ = (limit + 1) / 2 + static_cast<std::uint32_t>(((z >> 32) * limit) >> 32);
+    } else {
+      left_ = limit;
+    }
+  }
+  if (left_ == 0) {
+    ++skipped_;
+    return false;
+  }
+  --left_;
+  return true;
+}
+
 void Connection::challenge_ack(std::uint64_t now_us) {
   if (!ratelimited_ack(now_us, ctr_->TCPACKSkippedChallenge)) return;
+  if (p_->challenge_budget != nullptr && !p_->challenge_budget->take(now_us)) return;
   ++ctr_->TCPChallengeACK;
   send_ack(now_us);
 }

@@ -193,6 +193,37 @@ struct SeqRanges {
   void clear() noexcept { count = 0; }
 };
 
+// net.ipv4.tcp_challenge_ack_limit (RFC 5961 §7): challenge ACKs per second shared by all
+// connections of one stack (Linux: one netns), checked after the connection's own
+// tcp_invalid_ratelimit as tcp_send_challenge_ack() does. Seconds are now_us / 10^6 (Linux:
+// jiffies / HZ). The budget of each second is the limit itself (3.x), or, randomised as
+// since 4.7 (CVE-2016-5696: a fixed budget let an off-path attacker count challenge ACKs and
+// infer a connection's sequence numbers), ceil(limit/2) + a uniform draw in [0, limit): on
+// average `limit`, at most limit + ceil(limit/2) - 1 in one second. INT32_MAX means no limit
+// (Linux >= 6.0 skips the budget then; before, it was simply never reached).
+class ChallengeAckBudget {
+ public:
+  static constexpr std::int32_t kUnlimited = 2147483647;
+
+  ChallengeAckBudget(std::int32_t limit_per_s, bool randomized, std::uint64_t seed) noexcept
+      : limit_(limit_per_s < 0 ? 0 : limit_per_s), randomized_(randomized), rng_(seed) {}
+
+  // Takes one challenge ACK from the budget of now_us's second; false (counted in skipped())
+  // when it is spent.
+  bool take(std::uint64_t now_us) noexcept;
+
+  [[nodiscard]] std::int32_t limit() const noexcept { return limit_; }
+  [[nodiscard]] std::uint64_t skipped() const noexcept { return skipped_; }
+
+ private:
+  std::int32_t limit_;
+  bool randomized_;
+  std::uint64_t rng_;                  // SplitMix64 state
+  std::uint64_t second_ = UINT64_MAX;  // the second `left_` belongs to
+  std::uint32_t left_ = 0;
+  std::uint64_t skipped_ = 0;
+};
+
 // Everything a connection reads from the Config, resolved once per stack (the Config itself
 // holds vectors; connections keep a pointer to this instead).
 struct Params {
@@ -218,6 +249,9 @@ struct Params {
   std::uint32_t sndbuf = 16384;   // tcp_wmem default
   std::uint64_t fin_timeout_us = 60'000'000;
   timewait::TimeWaitPolicy paws;  // paws_wrap_s, paws_msl_s, paws_window
+  // The stack-wide challenge-ACK budget (owned by the Stack, which sets this); null: only
+  // the per-connection tcp_invalid_ratelimit applies.
+  ChallengeAckBudget* challenge_budget = nullptr;
 };
 [[nodiscard]] Params params_from_config(const Config& cfg);
 
@@ -251,6 +285,13 @@ class Connection {
   // with a SYN-ACK. Returns false (and stays CLOSED) if `syn` is not a SYN without ACK/RST.
   bool accept_syn(const Segment& syn, std::uint32_t iss, std::uint32_t ts_offset,
                   std::uint64_t now_us);
+  // Passive open from a SYN cookie (lib/tcp/syncookie.hpp): the listener answered the SYN
+  // statelessly and `ack` returns the cookie `iss`; `syn_opts` are the SYN's options the
+  // cookie carried (mss, wscale, sack_ok, has_ts with tsval = the ACK's). Enters
+  // SYN-RECEIVED as if our SYN-ACK had been sent and processes `ack` (normally: ESTABLISHED,
+  // kConnected). Returns false (and stays CLOSED) if `ack` is not an ACK without SYN/RST.
+  bool accept_cookie_ack(const Segment& ack, std::uint32_t iss, const SegOptions& syn_opts,
+                         std::uint32_t ts_offset, std::uint64_t now_us);
 
   // --- input ---
   void on_segment(const Segment& seg, std::uint64_t now_us);

@@ -6,12 +6,14 @@
 #include <array>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "flow/epoch.hpp"
 #include "flow/peer.hpp"
 #include "ports/allocator.hpp"
 #include "ports/siphash.hpp"
+#include "tcp/syncookie.hpp"
 #include "timewait/enter.hpp"
 #include "timewait/process.hpp"
 #include "timewait/recycle.hpp"
@@ -153,6 +155,12 @@ constexpr CounterRow kCounterRows[] = {
     TWTCP_ROW("TcpExt", TCPSackRecovery),
     TWTCP_ROW("TcpExt", TCPTimeouts),
     TWTCP_ROW("TcpExt", ListenDrops),
+    TWTCP_ROW("TcpExt", ListenOverflows),
+    TWTCP_ROW("TcpExt", TCPReqQFullDrop),
+    TWTCP_ROW("TcpExt", TCPReqQFullDoCookies),
+    TWTCP_ROW("TcpExt", SyncookiesSent),
+    TWTCP_ROW("TcpExt", SyncookiesRecv),
+    TWTCP_ROW("TcpExt", SyncookiesFailed),
     TWTCP_ROW("twtcp", TwtcpRxDropped),
 };
 #undef TWTCP_ROW
@@ -183,6 +191,8 @@ struct Stack::Impl {
         id(ident),
         tx(sink),
         params(tcp::params_from_config(c)),
+        challenge_budget(c.tcp_challenge_ack_limit, c.kernel_model >= KernelModel::V4_4,
+                         c.random_seed ^ 0xc4a11e9eULL),
         policy(tw::policy_from_config(c)),
         eff(c.effective()),
         table(flow::FlowTableConfig{static_cast<std::size_t>(c.flow_table_capacity),
@@ -207,6 +217,7 @@ struct Stack::Impl {
     conns.reserve(static_cast<std::size_t>(c.max_connections));
     conn_free.reserve(static_cast<std::size_t>(c.max_connections));
     txbuf = std::make_unique<std::array<std::uint8_t, kTxBufSize>>();
+    params.challenge_budget = &challenge_budget;
   }
 
   // The longest lifetime a TIME_WAIT entry can be armed with: timewait_len, the FIN_WAIT2
@@ -253,6 +264,11 @@ struct Stack::Impl {
     w.wscale = o.wscale;
     w.sack_permitted = o.sack_ok;
     if (o.has_ts) w.ts = wire::TcpTimestamps{o.tsval, o.tsecr};
+    static_assert(tcp::SegOptions::kMaxSackBlocks <= wire::TcpOptions::kMaxSackBlocks);
+    w.sack_count = std::min<std::uint8_t>(o.sack_count, tcp::SegOptions::kMaxSackBlocks);
+    for (std::size_t b = 0; b < w.sack_count; ++b) {
+      w.sack[b] = wire::TcpSackBlock{o.sack[b].left, o.sack[b].right};
+    }
     return w;
   }
 
@@ -473,6 +489,7 @@ struct Stack::Impl {
     const ConnId cid = make_id(e);
     const std::uint32_t gen = e.gen;
     drain(e);
+    if (e.in_syn_queue && e.conn->state() != tcp::State::kSynReceived) leave_syn_queue(e);
     const std::uint8_t ev = e.conn->take_events();
     const bool passive = e.passive;
     if (ev & (tcp::event::kClosed | tcp::event::kTimeWait)) {
@@ -598,6 +615,12 @@ struct Stack::Impl {
   struct Listener {
     std::uint16_t port = 0;
     std::shared_ptr<const Callbacks> cb;
+    // Passive opens of this listener still in SYN-RECEIVED (its SYN backlog).
+    std::uint32_t syn_queue = 0;
+    // When it last answered with a SYN cookie (Linux's tcp_synq_overflow() stamp): ACKs are
+    // checked for cookies only within syncookie::kValidUs of it.
+    bool cookie_sent = false;
+    std::uint64_t last_cookie_us = 0;
   };
   const Listener* find_listener(std::uint16_t port) const {
     for (const Listener& l : listeners) {
@@ -605,10 +628,137 @@ struct Stack::Impl {
     }
     return nullptr;
   }
+  Listener* find_listener(std::uint16_t port) {
+    return const_cast<Listener*>(std::as_const(*this).find_listener(port));
+  }
+  void leave_syn_queue(ConnEntry& e) {
+    e.in_syn_queue = false;
+    if (Listener* l = find_listener(e.key.local_port)) --l->syn_queue;
+  }
+  [[nodiscard]] bool pool_exhausted() const {
+    return conn_free.empty() && conns.size() >= static_cast<std::size_t>(cfg.max_connections);
+  }
 
+  // ---- SYN cookies (tcp/syncookie.hpp) ----
+  static tcp::syncookie::Secret cookie_secret_from(std::uint64_t seed) {
+    ports::SplitMix64 sm{seed ^ 0xc00c1e5ULL};
+    return {{sm.next(), sm.next()}, {sm.next(), sm.next()}};
+  }
+  static tcp::syncookie::Tuple cookie_tuple(const FlowKey& k) {
+    return {k.local_addr, k.remote_addr, k.local_port, k.remote_port};
+  }
+  // The window shift our SYN-ACK offers: the one Connection picks for its receive buffer.
+  std::uint8_t our_rcv_wscale() const {
+    const std::size_t rcv = std::max<std::uint32_t>(params.rcvbuf, 1);
+    std::uint8_t ws = 0;
+    while (ws < 14 && (rcv >> ws) > 65535) ++ws;
+    return ws;
+  }
+  // Answers a SYN statelessly (tcp_conn_request() with want_cookie): the options our SYN-ACK
+  // would carry, but only what the cookie can bring back (no TS: MSS only).
+  void send_cookie_synack(const wire::SegmentView& v, const FlowKey& k, Listener& l) {
+    namespace sc = tcp::syncookie;
+    wire::TcpOptions o;
+    o.mss = params.mss;
+    if (params.timestamps != 0 && v.options.ts) {
+      sc::TsOptions carried;
+      if (params.window_scaling && v.options.wscale) {
+        carried.wscale = std::min<std::uint8_t>(*v.options.wscale, 14);
+        o.wscale = our_rcv_wscale();
+      }
+      if (params.sack && v.options.sack_permitted) carried.sack_ok = o.sack_permitted = true;
+      const std::uint32_t tsval = sc::encode_ts(tw::ts_clock_ms(now), carried) + ts_offset_for(k);
+      o.ts = wire::TcpTimestamps{tsval, v.options.ts->tsval};
+    }
+    const std::uint32_t isn = sc::make_isn(cookie_secret, cookie_tuple(k), v.seq,
+                                           sc::minute_of(now), sc::mss_index(v.options.mss));
+    const auto win = static_cast<std::uint16_t>(
+        std::min<std::uint32_t>(std::max<std::uint32_t>(params.rcvbuf, 1), 65535));
+    transmit(k, isn, v.seq + 1, wire::tcp_flags::kSyn | wire::tcp_flags::kAck, win, o, nullptr,
+             nullptr);
+    ++ctr.InSegs;
+    ++ctr.OutSegs;
+    ++ext.SyncookiesSent;
+    l.cookie_sent = true;
+    l.last_cookie_us = now;
+  }
+  // An ACK to a listener with no connection: if it returns one of our cookies, open the
+  // connection in ESTABLISHED (cookie_v4_check()). false: not a cookie (the caller answers
+  // with an RST, as Linux's listener does).
+  bool open_from_cookie(const wire::SegmentView& v, const Listener& l) {
+    namespace sc = tcp::syncookie;
+    if (cfg.tcp_syncookies == 0 || !l.cookie_sent || now - l.last_cookie_us >= sc::kValidUs) {
+      return false;
+    }
+    const FlowKey k{v.dst_addr, v.src_addr, v.dst_port, v.src_port};
+    const auto mss =
+        sc::check_isn(cookie_secret, cookie_tuple(k), v.seq - 1, v.ack - 1, sc::minute_of(now));
+    if (!mss) {
+      ++ext.SyncookiesFailed;
+      return false;
+    }
+    tcp::SegOptions o;
+    o.mss = *mss;
+    if (v.options.ts) {
+      if (params.timestamps == 0) return false;
+      const auto carried =
+          sc::decode_ts(v.options.ts->tsecr - ts_offset_for(k), params.sack, params.window_scaling);
+      if (!carried) return false;
+      o.wscale = carried->wscale;
+      o.sack_ok = carried->sack_ok;
+      o.has_ts = true;
+      o.tsval = v.options.ts->tsval;
+    }
+    ++ext.SyncookiesRecv;
+    ConnEntry* e = alloc_conn(k);
+    if (e != nullptr && table.insert(e) != flow::InsertResult::kInserted) {
+      free_conn(*e);
+      e = nullptr;
+    }
+    if (e == nullptr) {  // tcp_v4_syn_recv_sock() failing: accept queue full
+      ++ctr.InSegs;
+      ++ext.ListenOverflows;
+      ++ext.ListenDrops;
+      return true;
+    }
+    e->passive = true;
+    e->in_syn_queue = false;
+    e->cb = l.cb;
+    const tcp::Segment seg = tcp::from_view(v);
+    with_conn(*e, [&](tcp::Connection& c) {
+      return c.accept_cookie_ack(seg, v.ack - 1, o, ts_offset_for(k), now);
+    });
+    return true;
+  }
+
+  // tcp_conn_request(): a SYN reached listener `l` (isn != 0: a SYN reopening TIME_WAIT, whose
+  // ISN lib/timewait chose; Linux never answers those with a cookie).
   void passive_open(const wire::SegmentView& v, const Listener& l, std::uint32_t isn,
                     bool via_timewait) {
     const FlowKey k{v.dst_addr, v.src_addr, v.dst_port, v.src_port};
+    Listener* ls = find_listener(l.port);
+    if (ls == nullptr) return;
+    if (isn == 0) {
+      const bool backlog_full =
+          ls->syn_queue >= static_cast<std::uint32_t>(std::max(cfg.tcp_max_syn_backlog, 1));
+      // No free connection: Linux would fail to allocate the request (or find its accept queue
+      // full); without cookies that is a ListenOverflows drop, with them a cookie.
+      if (cfg.tcp_syncookies == 2 || backlog_full || pool_exhausted()) {
+        if (cfg.tcp_syncookies != 0) {
+          ++ext.TCPReqQFullDoCookies;
+          send_cookie_synack(v, k, *ls);
+          return;
+        }
+        ++ctr.InSegs;
+        ++ext.ListenDrops;
+        if (backlog_full) {
+          ++ext.TCPReqQFullDrop;
+        } else {
+          ++ext.ListenOverflows;
+        }
+        return;
+      }
+    }
     if (policy.recycle && !via_timewait) {
       const auto* p = peers.peek(flow::PeerAddrV4{v.src_addr});
       tw::PeerStamp ps;
@@ -636,6 +786,8 @@ struct Stack::Impl {
       free_conn(*e);
       return;
     }
+    e->in_syn_queue = true;
+    ++ls->syn_queue;
     const tcp::Segment seg = tcp::from_view(v);
     const std::uint32_t iss = isn != 0 ? isn : isn_for(k);
     const bool ok = with_conn(
@@ -672,14 +824,19 @@ struct Stack::Impl {
       }
       return;
     }
-    const bool syn_only =
-        (v.flags & (wire::tcp_flags::kSyn | wire::tcp_flags::kAck | wire::tcp_flags::kRst)) ==
-        wire::tcp_flags::kSyn;
-    if (syn_only) {
+    const std::uint8_t syn_ack_rst =
+        v.flags & (wire::tcp_flags::kSyn | wire::tcp_flags::kAck | wire::tcp_flags::kRst);
+    if (syn_ack_rst == wire::tcp_flags::kSyn) {
       if (const Listener* l = find_listener(v.dst_port)) {
         const Listener copy = *l;
         passive_open(v, copy, 0, false);
         return;
+      }
+    }
+    if (syn_ack_rst == wire::tcp_flags::kAck) {
+      if (const Listener* l = find_listener(v.dst_port)) {
+        const Listener copy = *l;
+        if (open_from_cookie(v, copy)) return;
       }
     }
     ++ctr.InSegs;
@@ -745,6 +902,8 @@ struct Stack::Impl {
   Identity id;
   TxSink& tx;
   tcp::Params params;
+  // tcp_challenge_ack_limit, shared by every connection (params points at it).
+  tcp::ChallengeAckBudget challenge_budget;
   tw::TimeWaitPolicy policy;
   EffectivePolicy eff;
   tcp::Counters ctr;
@@ -764,6 +923,7 @@ struct Stack::Impl {
   std::vector<std::uint32_t> conn_free;
   std::size_t conn_live = 0;
   std::vector<Listener> listeners;
+  tcp::syncookie::Secret cookie_secret = cookie_secret_from(cfg.random_seed);
   ports::SipKey isn_key, ts_key;
   std::uint64_t now = 0;
   std::uint16_t ip_id = 0;

@@ -35,6 +35,8 @@ struct ConnEntry : FlowHeader {
   std::uint32_t gen = 1;
   bool live = false;
   bool passive = false;
+  // A passive open still in SYN-RECEIVED, counted in its listener's SYN backlog.
+  bool in_syn_queue = false;
   // Callbacks of this entry running right now: a slot freed meanwhile (the app closed the
   // connection from its own callback) goes back to the pool only when they have returned,
   // so the std::function being executed is not destroyed under it.

@@ -1,5 +1,7 @@
 #include "wire/tcp.hpp"
 
+#include <algorithm>
+
 namespace twtcp::wire {
 
 Parsed<TcpOptions> parse_tcp_options(std::span<const std::uint8_t> opts) noexcept {
@@ -48,15 +50,30 @@ Parsed<TcpOptions> parse_tcp_options(std::span<const std::uint8_t> opts) noexcep
         if (out.ts) return R::fail(ParseError::kTcpOptionDuplicate);
         out.ts = TcpTimestamps{load_be32(body), load_be32(body + 4)};
         break;
+      case tcp_option::kSack: {
+        const std::size_t blocks = (len - 2u) / 8u;
+        if ((len - 2u) % 8u != 0 || blocks == 0 || blocks > TcpOptions::kMaxSackBlocks) {
+          return R::fail(ParseError::kTcpOptionBadLength);
+        }
+        if (out.sack_count) return R::fail(ParseError::kTcpOptionDuplicate);
+        for (std::size_t b = 0; b < blocks; ++b) {
+          out.sack[b] = TcpSackBlock{load_be32(body + 8 * b), load_be32(body + 8 * b + 4)};
+        }
+        out.sack_count = static_cast<std::uint8_t>(blocks);
+        break;
+      }
       default:
-        break;  // unknown or unused (SACK blocks): skipped
+        break;  // unknown or unused: skipped
     }
     i += len;
   }
   return r;
 }
 
-std::size_t tcp_options_length(const TcpOptions& o) noexcept {
+namespace {
+
+// Linux's layout, everything but the SACK blocks.
+std::size_t fixed_options_length(const TcpOptions& o) noexcept {
   std::size_t n = 0;
   if (o.mss) n += 4;
   if (o.ts) {
@@ -68,10 +85,85 @@ std::size_t tcp_options_length(const TcpOptions& o) noexcept {
   return n;
 }
 
+// SACK blocks that fit after `used` bytes, the block list costing `list_overhead` + 8n.
+std::size_t blocks_fitting(const TcpOptions& o, std::size_t used,
+                           std::size_t list_overhead) noexcept {
+  if (used + list_overhead + 8 > kTcpMaxOptionsLen) return 0;
+  const std::size_t room = (kTcpMaxOptionsLen - used - list_overhead) / 8;
+  return std::min<std::size_t>({room, o.sack_count, TcpOptions::kMaxSackBlocks});
+}
+
+// Every option at its own length, no NOPs (the list EOL-padded to 4 bytes). Linux never sends
+// SACK blocks next to window scale (a SYN-only option), so its layout can be a few bytes short
+// where this one is not; used only then, so that anything parse_tcp_options() accepted (at
+// most 40 bytes) can be written back whole.
+std::size_t packed_fixed_length(const TcpOptions& o) noexcept {
+  return (o.mss ? 4u : 0u) + (o.sack_permitted ? 2u : 0u) + (o.ts ? 10u : 0u) +
+         (o.wscale ? 3u : 0u);
+}
+bool use_packed_layout(const TcpOptions& o) noexcept {
+  const std::size_t want = std::min<std::size_t>(o.sack_count, TcpOptions::kMaxSackBlocks);
+  return blocks_fitting(o, fixed_options_length(o), 4) < want &&
+         blocks_fitting(o, packed_fixed_length(o), 2) >
+             blocks_fitting(o, fixed_options_length(o), 4);
+}
+
+}  // namespace
+
+std::size_t tcp_sack_blocks_written(const TcpOptions& o) noexcept {
+  if (o.sack_count == 0) return 0;
+  if (use_packed_layout(o)) return blocks_fitting(o, packed_fixed_length(o), 2);
+  // NOP, NOP, kind, length, then 8 bytes a block: 4 + 8n stays 4-byte aligned.
+  return blocks_fitting(o, fixed_options_length(o), 4);
+}
+
+std::size_t tcp_options_length(const TcpOptions& o) noexcept {
+  const std::size_t blocks = tcp_sack_blocks_written(o);
+  if (use_packed_layout(o)) return (packed_fixed_length(o) + 2 + 8 * blocks + 3) & ~std::size_t{3};
+  return fixed_options_length(o) + (blocks ? 4 + 8 * blocks : 0);
+}
+
 std::size_t write_tcp_options(std::span<std::uint8_t> out, const TcpOptions& o) noexcept {
   const std::size_t total = tcp_options_length(o);
   if (out.size() < total) return 0;
   std::uint8_t* p = out.data();
+  if (use_packed_layout(o)) {
+    std::uint8_t* const end = p + total;
+    if (o.mss) {
+      p[0] = tcp_option::kMss;
+      p[1] = 4;
+      store_be16(p + 2, *o.mss);
+      p += 4;
+    }
+    if (o.sack_permitted) {
+      p[0] = tcp_option::kSackPermitted;
+      p[1] = 2;
+      p += 2;
+    }
+    if (o.ts) {
+      p[0] = tcp_option::kTimestamps;
+      p[1] = 10;
+      store_be32(p + 2, o.ts->tsval);
+      store_be32(p + 6, o.ts->tsecr);
+      p += 10;
+    }
+    if (o.wscale) {
+      p[0] = tcp_option::kWindowScale;
+      p[1] = 3;
+      p[2] = *o.wscale;
+      p += 3;
+    }
+    const std::size_t blocks = tcp_sack_blocks_written(o);
+    p[0] = tcp_option::kSack;
+    p[1] = static_cast<std::uint8_t>(2 + 8 * blocks);
+    p += 2;
+    for (std::size_t b = 0; b < blocks; ++b, p += 8) {
+      store_be32(p, o.sack[b].left);
+      store_be32(p + 4, o.sack[b].right);
+    }
+    while (p < end) *p++ = tcp_option::kEol;
+    return total;
+  }
   if (o.mss) {
     p[0] = tcp_option::kMss;
     p[1] = 4;
@@ -103,6 +195,19 @@ std::size_t write_tcp_options(std::span<std::uint8_t> out, const TcpOptions& o) 
     p[1] = tcp_option::kWindowScale;
     p[2] = 3;
     p[3] = *o.wscale;
+    p += 4;
+  }
+  if (const std::size_t blocks = tcp_sack_blocks_written(o)) {
+    p[0] = tcp_option::kNop;
+    p[1] = tcp_option::kNop;
+    p[2] = tcp_option::kSack;
+    p[3] = static_cast<std::uint8_t>(2 + 8 * blocks);
+    p += 4;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      store_be32(p, o.sack[b].left);
+      store_be32(p + 4, o.sack[b].right);
+      p += 8;
+    }
   }
   return total;
 }

@@ -1,15 +1,17 @@
 // lib/wire/tcp.hpp: the TCP header and the options twtcp understands (RFC 9293, RFC 7323,
-// RFC 2018 SACK-permitted).
+// RFC 2018 SACK-permitted and SACK blocks).
 //
 // Option-list policy (stricter than Linux, which skips what it does not like): a list that
 // cannot be walked safely (length 0/1, running past the header), a known option with the
 // wrong fixed length, or a known option given twice is a parse error and the segment is
 // dropped by the caller. Real stacks never send these; an attacker or a broken middlebox
-// does, and refusing is simpler to reason about than "last one wins". Unknown kinds (SACK
-// blocks, MD5, TFO, ...) are length-checked and skipped. EOL ends the list; bytes after it
-// are padding and are not inspected.
+// does, and refusing is simpler to reason about than "last one wins". A SACK option is known:
+// its length must be 2 + 8n with n = 1..4 (Linux skips other lengths; we reject them as a bad
+// length). Unknown kinds (MD5, TFO, ...) are length-checked and skipped. EOL ends the list;
+// bytes after it are padding and are not inspected.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -51,25 +53,55 @@ struct TcpTimestamps {
   friend bool operator==(const TcpTimestamps&, const TcpTimestamps&) = default;
 };
 
+// One RFC 2018 SACK block as sent: the receiver holds [left, right). Not validated here
+// (left may not be below right, blocks may overlap): judging them needs the sender's state.
+struct TcpSackBlock {
+  std::uint32_t left = 0;
+  std::uint32_t right = 0;
+  friend bool operator==(const TcpSackBlock&, const TcpSackBlock&) = default;
+};
+
 // The options the TCP layer acts on. wscale is the raw shift count from the wire; RFC 7323
 // §2.3 says to treat values above 14 as 14, which is the TCP layer's call, not the parser's.
 struct TcpOptions {
+  // 2 + 8 * 4 = 34 bytes: the most the 40-byte option space can carry.
+  static constexpr std::size_t kMaxSackBlocks = 4;
+
   std::optional<std::uint16_t> mss;
   std::optional<std::uint8_t> wscale;
   bool sack_permitted = false;
   std::optional<TcpTimestamps> ts;
-  friend bool operator==(const TcpOptions&, const TcpOptions&) = default;
+  // SACK blocks in wire order (RFC 2018: the first one holds the most recent segment). The
+  // writer sends the first ones that fit next to the other options (3 with timestamps).
+  std::uint8_t sack_count = 0;
+  std::array<TcpSackBlock, kMaxSackBlocks> sack{};
+  friend bool operator==(const TcpOptions& a, const TcpOptions& b) noexcept {
+    if (a.mss != b.mss || a.wscale != b.wscale || a.sack_permitted != b.sack_permitted ||
+        a.ts != b.ts || a.sack_count != b.sack_count) {
+      return false;
+    }
+    for (std::size_t i = 0; i < a.sack_count && i < kMaxSackBlocks; ++i) {
+      if (a.sack[i] != b.sack[i]) return false;
+    }
+    return true;
+  }
 };
+
+// SACK blocks write_tcp_options() sends for `o`: as many of o.sack_count as fit in the
+// 40-byte option space after MSS, timestamps (with SACK-permitted) and window scale. Linux
+// never combines blocks with window scale; for such a list a packed layout (no NOPs) is used
+// when it holds more, so that every list parse_tcp_options() accepts is written back whole.
+[[nodiscard]] std::size_t tcp_sack_blocks_written(const TcpOptions& o) noexcept;
 
 // Walks an option list (the bytes between the fixed header and the data offset).
 [[nodiscard]] Parsed<TcpOptions> parse_tcp_options(std::span<const std::uint8_t> options) noexcept;
 
-// Bytes write_tcp_options() will produce for `o`, a multiple of 4, at most 20.
+// Bytes write_tcp_options() will produce for `o`, a multiple of 4, at most 40.
 [[nodiscard]] std::size_t tcp_options_length(const TcpOptions& o) noexcept;
 
 // Writes `o` in Linux's layout (MSS; SACK-permitted+TS packed as 4,2,8,10 or NOP-padded;
-// NOP+WS), so captures look like a Linux peer's. Returns tcp_options_length(o), or 0 with
-// nothing written when `out` is smaller than that.
+// NOP+WS; NOP,NOP,SACK blocks), so captures look like a Linux peer's. Returns
+// tcp_options_length(o), or 0 with nothing written when `out` is smaller than that.
 std::size_t write_tcp_options(std::span<std::uint8_t> out, const TcpOptions& o) noexcept;
 
 // A view over a TCP segment whose fixed header and data offset are known to be in bounds.

@@ -37,8 +37,9 @@ std::string json_member(const Result& r, std::string_view key) {
 TEST(Scenarios, ListNamesEveryStory) {
   std::vector<std::string> names;
   for (const Info& i : list()) names.emplace_back(i.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"recycle-nat", "port-exhaustion", "syn-in-timewait",
-                                             "reuse-no-timestamps", "lossy-transfer"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"recycle-nat", "port-exhaustion", "syn-in-timewait",
+                                      "reuse-no-timestamps", "lossy-transfer", "syn-flood"}));
 }
 
 TEST(Scenarios, UnknownNameAndBadConfigAreOneLineErrors) {
@@ -51,6 +52,14 @@ TEST(Scenarios, UnknownNameAndBadConfigAreOneLineErrors) {
   o.sets.clear();
   o.config_files = {"/nonexistent/twtcp.conf"};
   EXPECT_FALSE(run("syn-in-timewait", o).error.empty());
+}
+
+// Issue 6: SYN cookies keep a flooded server reachable, with its state bounded.
+TEST(SynFlood, CookiesKeepTheServerReachable) {
+  const Result r = run_ok("syn-flood");
+  EXPECT_TRUE(r.pass) << r.verdict;
+  EXPECT_NE(json_member(r, "syncookies_1").find("\"finished\": 50,"), std::string::npos)
+      << json_member(r, "syncookies_1");
 }
 
 // Seeds 000/002 under tw_recycle: the client whose clock is behind waits out TCP_PAWS_MSL.
