@@ -8,6 +8,7 @@
 #include <rte_pcapng.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -164,6 +165,9 @@ std::unique_ptr<Host> Host::open(const HostOptions& o, const Config& cfg, std::s
   ncfg.prefix_len = o.prefix_len;
   ncfg.gateway = o.gateway;
   ncfg.mac = h->port_->mac();
+  ncfg.max_entries = static_cast<std::size_t>(cfg.neigh_table_size);
+  ncfg.max_pending_per_entry = static_cast<std::size_t>(cfg.neigh_unres_qlen);
+  ncfg.max_pending = std::max<std::size_t>(256, ncfg.max_pending_per_entry * 4);
   h->netif_ = std::make_unique<NetIf>(*h->port_, ncfg);
   if (!o.pcap.empty() && !h->netif_->open_pcap(o.pcap, error)) return nullptr;
   Identity id;

@@ -256,6 +256,13 @@ struct Config {
   std::int32_t peer_table_size = 65536;
   // twtcp.max_listeners: listening ports. Default 64. Range 1..65536.
   std::int32_t max_listeners = 64;
+  // twtcp.neigh_table_size: ARP cache entries of a DPDK program (lib/neigh). Full: the least
+  // recently used resolved entry is evicted; if every entry is still resolving, the new frame
+  // is dropped and counted. Default 256 (Linux gc_thresh1 128 .. gc_thresh3 1024). Range 1..65536.
+  std::int32_t neigh_table_size = 256;
+  // twtcp.neigh_unres_qlen: frames held per next hop while ARP resolves it (Linux
+  // unres_qlen); more are dropped and counted. Default 16. Range 1..1024.
+  std::int32_t neigh_unres_qlen = 16;
 
   // Derived knobs resolved against kernel_model (explicit settings win).
   [[nodiscard]] EffectivePolicy effective() const;

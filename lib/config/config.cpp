@@ -540,6 +540,10 @@ constexpr KeyInfo kKeys[] = {
     int_key<&C::peer_table_size>({"twtcp.peer_table_size", "",
         "per-host PAWS table entries (tw_recycle)", kTables}, 16, 1 << 24, true),
     int_key<&C::max_listeners>({"twtcp.max_listeners", "", "listening ports", kTables}, 1, 65536),
+    int_key<&C::neigh_table_size>({"twtcp.neigh_table_size", "",
+        "ARP cache entries (LRU eviction of resolved ones when full)", kTables}, 1, 65536),
+    int_key<&C::neigh_unres_qlen>({"twtcp.neigh_unres_qlen", "",
+        "frames held per next hop while ARP resolves it", kTables}, 1, 1024),
     // clang-format on
 };
 
