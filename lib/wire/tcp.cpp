@@ -9,6 +9,9 @@ Parsed<TcpOptions> parse_tcp_options(std::span<const std::uint8_t> opts) noexcep
   R r;
   TcpOptions& out = r.value;
   const std::size_t n = opts.size();
+  // A TCP header holds at most 40 bytes of options (data offset 15); a longer area cannot be
+  // a header's, and four SACK blocks beside the other options would not fit back into one.
+  if (n > kTcpMaxOptionsLen) return R::fail(ParseError::kTcpOptionPastHeader);
   // Fast path for the layout on nearly every established-state segment of a Linux or BSD
   // peer (RFC 7323 Appendix A): NOP, NOP, TS(10), nothing else.
   if (n == 12 && opts[0] == tcp_option::kNop && opts[1] == tcp_option::kNop &&
