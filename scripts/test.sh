@@ -8,7 +8,8 @@
 #   3. build-tsan/   ThreadSanitizer: the lock-free flow-table stress test
 #   4. build-fuzz/   clang + libFuzzer: each fuzz target (wire, config, stack) replays its
 #                    tests/fuzz/regressions/ reproducers, then fuzzes for TWTCP_FUZZ_SECONDS (default 20)
-# Environment: TWTCP_QUICK=1 runs stage 1 only (for edit-compile loops).
+# Environment: TWTCP_QUICK=1 runs stage 1 only (for edit-compile loops); TWTCP_BUILD_ONLY=1
+# installs what is missing and builds build/ without running anything (scripts/demo.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -69,6 +70,10 @@ print(ok, bad)' "$1/meson-logs/testlog.json")
 log "stage 1: build/ (unit tests, benchmark smoke run)"
 setup build
 ninja -C build
+if [ "${TWTCP_BUILD_ONLY:-0}" = 1 ]; then
+  log "TWTCP_BUILD_ONLY=1: built build/, no tests run"
+  exit 0
+fi
 meson test -C build --suite unit --suite bench-smoke --print-errorlogs
 count build
 
