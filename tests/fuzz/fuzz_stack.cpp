@@ -22,8 +22,7 @@
 // names a connection after its on_closed, and on_accepted comes once. At the end of each
 // input, hours of simulated time later: no TIME_WAIT entry is left and every connection an
 // app closed has reported on_closed.
-// FUZZ_STACK_TRACE=1 prints every frame and a summary; FUZZ_STACK_STRICT=1 turns off the
-// temporary guards (search "TEMPORARY GUARD") kept while a found bug is being fixed.
+// FUZZ_STACK_TRACE=1 prints every frame and a summary.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -68,10 +67,6 @@ void check(bool ok, const char* what, const std::string& detail = {}) {
 }
 
 const bool g_trace = std::getenv("FUZZ_STACK_TRACE") != nullptr;
-// Every check is on. (While a found bug is open, a guard may skip its check unless
-// FUZZ_STACK_STRICT=1; none is open now: the persist-timer and orphan-data fixes closed the
-// last ones.)
-const bool g_strict = true;
 
 void trace(const char* who, const wire::SegmentView& p) {
   std::printf("%-6s %u.%u > %u.%u flags %02x seq %u ack %u win %u len %zu", who, p.src_addr & 0xff,
@@ -240,8 +235,6 @@ struct LastSent {
   std::uint32_t tsval = 0, tsecr = 0;
   std::uint16_t window = 0;
   bool has_ts = false;
-  std::uint32_t max_end = 0;  // highest end_seq sent on the tuple
-  bool probe = false;         // the last segment was a zero-window probe
 };
 
 struct Tuple {
@@ -296,8 +289,6 @@ struct Harness {
   std::uint32_t loss_counter = 0;
   int loop_steps = 0, frames_moved = 0;
   std::map<Tuple, LastSent> last_from_a;
-  // The last segment into A per tuple: raw window and ack (for the persist guard).
-  std::map<Tuple, std::pair<std::uint16_t, std::uint32_t>> last_into_a;
   std::vector<Tuple> tuples;                 // distinct tuples A sent on, oldest first (bounded)
   std::vector<std::uint16_t> a_local_ports;  // recently used, for explicit-port connects
   std::set<std::uint16_t> forged_ports;      // A ports that saw a forged frame from B's address
@@ -571,11 +562,6 @@ struct Harness {
       }
     }
     LastSent& l = it->second;
-    // A window probe: no data, below what was already sent (snd_una - 1, or an RTO that
-    // found nothing it could resend).
-    l.probe = !fresh && p.flags == flags::kAck && p.payload.empty() &&
-              static_cast<std::int32_t>(p.seq - l.max_end) < 0;
-    if (fresh || static_cast<std::int32_t>(p.end_seq() - l.max_end) > 0) l.max_end = p.end_seq();
     l.seq = p.seq;
     l.end_seq = p.end_seq();
     l.ack = p.ack;
@@ -663,7 +649,6 @@ struct Harness {
       InFlight f = std::move(b_to_a.front());
       b_to_a.pop_front();
       ++frames_moved;
-      note_input_a(f.bytes);
       a.stack->input(f.bytes, now);
       check_all();
     }
@@ -875,14 +860,7 @@ struct Harness {
     input_a(f);
   }
 
-  void note_input_a(std::span<const std::uint8_t> f) {
-    if (const auto p = wire::parse_segment(f)) {
-      last_into_a[Tuple{p->src_addr, p->src_port, p->dst_port}] = {p->window, p->ack};
-    }
-  }
-
   void input_a(std::span<const std::uint8_t> f) {
-    note_input_a(f);
     injecting = true;
     a.stack->input(f, now);
     injecting = false;
@@ -985,7 +963,6 @@ struct Harness {
       check(s->stack->timewait_count() == 0, "TIME_WAIT entry outlived every timer", s->name);
       std::size_t open = 0;
       for (const auto& [id, c] : s->conns) {
-        if (c.closed_by_app && !g_strict && persisting(*s, c)) continue;
         if (c.closed_by_app) {
           char msg[96];
           std::snprintf(msg, sizeof msg, "%s: port %u iss %u still has local_port %u", s->name,
@@ -995,10 +972,9 @@ struct Harness {
         if (!c.dead) ++open;
         // Three hours without a word from the peer: retransmissions (tcp_retries2) and
         // unanswered zero-window probes (tcp_probe_timer) must have given up on every
-        // connection that still had data to deliver. TEMPORARY GUARD: strict mode only while
-        // persist probing has no limit (regressions/stack/persist-unanswered-forever).
+        // connection that still had data to deliver (regressions/stack/persist-unanswered-forever).
         const std::uint32_t sent_on_wire = s->stack->snd_nxt(id) - c.iss - 1;
-        if (g_strict && !c.dead && c.sent > sent_on_wire) {
+        if (!c.dead && c.sent > sent_on_wire) {
           char msg[128];
           std::snprintf(msg, sizeof msg, "%s: port %u iss %u app sent %llu, snd_nxt at %u", s->name,
                         c.local_port, c.iss, static_cast<unsigned long long>(c.sent), sent_on_wire);
@@ -1008,31 +984,6 @@ struct Harness {
       check(s->stack->connection_count() >= open, "connection_count() below the apps' open ones",
             s->name);
     }
-  }
-
-  // TEMPORARY GUARD (regressions/stack/orphan-zero-window-persists-forever): an orphan in
-  // zero-window persist is never aborted (lib/tcp/connection.cpp on_rto probing branch has
-  // no probe limit; Linux's tcp_probe_timer kills orphans). Remove once that is fixed.
-  // A connection counts as persisting when the peer's last window was 0 or A's last segment
-  // was a probe (snd_wnd can also stay 0 after a forged in-window segment moved snd_wl1
-  // ahead of the peer's real sequence numbers, or acked data the peer never got).
-  // For B (never forged at), a zero window in A's last segment to it.
-  bool persisting(const Side& s, const AppConn& c) const {
-    if (&s == &b) {
-      for (const auto& [t, out] : last_from_a) {
-        if (t.remote_addr == b.ident.addr && t.remote_port == c.local_port && out.window == 0) {
-          return true;
-        }
-      }
-      return false;
-    }
-    for (const auto& [t, in] : last_into_a) {
-      if (t.local_port == c.local_port && in.first == 0) return true;
-    }
-    for (const auto& [t, out] : last_from_a) {
-      if (t.local_port == c.local_port && out.probe) return true;
-    }
-    return false;
   }
 
   // FUZZ_STACK_TRACE=1: what an input reached, to check that seeds tell their story.
