@@ -257,8 +257,7 @@ std::uint64_t Neighbors::next_wakeup() const noexcept {
   return w;
 }
 
-bool Neighbors::answer_echo(std::span<const std::uint8_t> frame, std::uint64_t now_us) {
-  (void)now_us;
+bool Neighbors::answer_echo(std::span<const std::uint8_t> frame) {
   const auto eth = wire::parse_ethernet(frame);
   const auto ip = wire::parse_ipv4(eth->payload());
   if (!ip || ip->protocol() != kIpProtoIcmp || ip->dst() != cfg_.addr) return false;
@@ -293,7 +292,7 @@ bool Neighbors::input(std::span<const std::uint8_t> frame, std::uint64_t now_us)
   now_ = now_us;
   const auto eth = wire::parse_ethernet(frame);
   if (!eth) return false;
-  if (eth->ethertype() == wire::kEtherTypeIpv4) return answer_echo(frame, now_us);
+  if (eth->ethertype() == wire::kEtherTypeIpv4) return answer_echo(frame);
   if (eth->ethertype() != wire::kEtherTypeArp) return false;
   const auto arp = wire::parse_arp(eth->payload());
   if (!arp) {

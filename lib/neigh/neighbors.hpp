@@ -98,7 +98,7 @@ class Neighbors {
   void send_resolved(std::span<const std::uint8_t> frame, const wire::MacAddr& dst);
   void flush_pending(Entry& e);
   void drop_pending(Entry& e);
-  bool answer_echo(std::span<const std::uint8_t> frame, std::uint64_t now_us);
+  bool answer_echo(std::span<const std::uint8_t> frame);
   std::size_t slot_of(std::uint32_t ip) const noexcept;
 
   NeighborConfig cfg_;
