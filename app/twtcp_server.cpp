@@ -401,15 +401,12 @@ int main(int argc, char** argv) {
     now = clock.now_us();
     netif.poll(stack, now);
     if (telemetry.due(now)) {
-      const auto ns = netif.stats();
-      telemetry.publish(stack, now,
-                        {{"accepted", server.accepted()},
-                         {"requests", server.requests()},
-                         {"timewait_entries", stack.timewait_count()},
-                         {"connections_open", stack.connection_count()},
-                         {"rx_frames", ns.rx_frames},
-                         {"tx_frames", netif.tx_stats().tx_frames},
-                         {"icmp_echo_replies", netif.neighbors().counters().icmp_echo_replies}});
+      auto rows = netif.counter_rows();
+      rows.insert(rows.begin(), {{"accepted", server.accepted()},
+                                 {"requests", server.requests()},
+                                 {"timewait_entries", stack.timewait_count()},
+                                 {"connections_open", stack.connection_count()}});
+      telemetry.publish(stack, now, rows);
     }
     if (!o.quiet && now >= next_line) {
       next_line += 1'000'000;
@@ -426,8 +423,6 @@ int main(int argc, char** argv) {
   }
   const StackCounters c = stack.counters();
   const auto& nc = netif.neighbors().counters();
-  const auto ns = netif.stats();
-  const auto tx = netif.tx_stats();
   std::fprintf(stderr,
                "twtcp-server: accepted %llu, requests %llu, closed %llu (%llu abnormally), "
                "TIME_WAIT %zu, PassiveOpens %llu, TW %llu, pings %llu\n",
@@ -440,19 +435,13 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(nc.icmp_echo_replies));
   if (!o.stats_json.empty()) {
     auto u = [](std::uint64_t v) { return std::to_string(v); };
-    const std::string json =
-        app::counters_json(c, {{"accepted", u(server.accepted())},
-                               {"requests", u(server.requests())},
-                               {"timewait_entries", u(stack.timewait_count())},
-                               {"connections_open", u(stack.connection_count())},
-                               {"rx_frames", u(ns.rx_frames)},
-                               {"tx_frames", u(tx.tx_frames)},
-                               {"tx_dropped", u(tx.tx_dropped_full + tx.tx_dropped_no_mbuf)},
-                               {"arp_requests_in", u(nc.arp_requests_in)},
-                               {"arp_requests_out", u(nc.arp_requests_out)},
-                               {"icmp_echo_replies", u(nc.icmp_echo_replies)},
-                               {"pcap_frames", u(ns.pcap_frames)}}) +
-        "\n";
+    std::vector<std::pair<std::string, std::string>> extra = {
+        {"accepted", u(server.accepted())},
+        {"requests", u(server.requests())},
+        {"timewait_entries", u(stack.timewait_count())},
+        {"connections_open", u(stack.connection_count())}};
+    for (const auto& [k, v] : netif.counter_rows()) extra.emplace_back(k, u(v));
+    const std::string json = app::counters_json(c, extra) + "\n";
     if (!app::write_file(o.stats_json, json, &err)) return fail(err, 1);
   }
   return 0;

@@ -177,4 +177,25 @@ std::unique_ptr<Host> Host::open(const HostOptions& o, const Config& cfg, std::s
   return h;
 }
 
+std::vector<std::pair<std::string, std::uint64_t>> NetIf::counter_rows() const {
+  const neigh::NeighborCounters& n = neigh_.counters();
+  const dpdk::DatapathStats tx = sink_.stats();
+  return {{"rx_frames", stats_.rx_frames},
+          {"rx_multiseg_dropped", stats_.rx_multiseg_dropped},
+          {"tx_frames", tx.tx_frames},
+          {"tx_dropped", tx.tx_dropped_full + tx.tx_dropped_no_mbuf},
+          {"arp_requests_in", n.arp_requests_in},
+          {"arp_requests_out", n.arp_requests_out},
+          {"arp_replies_in", n.arp_replies_in},
+          {"arp_ignored", n.arp_ignored},
+          {"icmp_echo_replies", n.icmp_echo_replies},
+          {"neigh_evictions", n.evictions},
+          {"neigh_tx_dropped_table_full", n.tx_dropped_table_full},
+          {"neigh_tx_dropped_hold_full", n.tx_dropped_hold_full},
+          {"neigh_tx_dropped_unresolved", n.tx_dropped_unresolved},
+          {"neigh_tx_dropped_no_route", n.tx_dropped_no_route},
+          {"pcap_frames", stats_.pcap_frames},
+          {"pcap_dropped", stats_.pcap_dropped}};
+}
+
 }  // namespace twtcp::app

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dpdk/clock.hpp"
 #include "dpdk/datapath.hpp"
@@ -49,6 +51,9 @@ class NetIf {
   [[nodiscard]] NetIfStats stats() const noexcept { return stats_; }
   [[nodiscard]] dpdk::DatapathStats tx_stats() const noexcept { return sink_.stats(); }
   [[nodiscard]] dpdk::Port& port() noexcept { return port_; }
+  // Every counter of the port, the ARP/ICMP layer and the capture by name (rx_frames,
+  // tx_dropped, neigh_evictions, ...): the "twtcp" group of --stats-json and telemetry.
+  [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> counter_rows() const;
 
  private:
   // Between lib/neigh and the mbuf sink: records TX frames into the capture.

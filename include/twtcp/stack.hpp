@@ -111,6 +111,13 @@ struct StackCounters {
   // twtcp's own: frames that were not a valid TCP/IPv4 segment for us (bad checksum, bad
   // header, other protocol, other address). Bad TCP checksums also count InErrs.
   std::uint64_t TwtcpRxDropped = 0;
+  // Limits hit (each a config key; README "Limits"): connect() refused with kEnobufs because
+  // twtcp.max_connections or twtcp.flow_table_capacity was reached; listen() refused at
+  // twtcp.max_listeners; challenge ACKs not sent because the stack-wide
+  // net.ipv4.tcp_challenge_ack_limit for this second was spent (Linux counts none of these);
+  // per-host PAWS entries pushed out of a full twtcp.peer_table_size (least recently used).
+  std::uint64_t TwtcpConnectNoBuffers = 0, TwtcpListenLimit = 0;
+  std::uint64_t TwtcpChallengeAckLimited = 0, TwtcpPeerEvictions = 0;
 
   // Calls fn("Tcp", "ActiveOpens", value) for every counter, in declaration order (for JSON).
   void for_each(const std::function<void(std::string_view group, std::string_view name,
@@ -139,12 +146,15 @@ class Stack {
   // The earliest time advance() may have work, UINT64_MAX if none (may be early, never late).
   [[nodiscard]] std::uint64_t next_wakeup() const noexcept;
 
-  // Accepts SYNs to (our address, port). false if the port already listens or is 0.
+  // Accepts SYNs to (our address, port). false if the port already listens or is 0, or if
+  // twtcp.max_listeners ports already listen (TwtcpListenLimit).
   bool listen(std::uint16_t port, ListenerCallbacks callbacks);
 
   // Active open to remote_addr:remote_port (host order). The local port comes from the port
   // allocator (or options.local_port); a TIME_WAIT entry on the chosen tuple is taken over
   // when net.ipv4.tcp_tw_reuse allows (TWRecycled; ISN = old snd_nxt + 65537).
+  // kEnobufs (TwtcpConnectNoBuffers) when the connection pool or the flow table is full;
+  // nothing else is touched then.
   ConnectResult connect(std::uint32_t remote_addr, std::uint16_t remote_port,
                         ConnectOptions options = {});
 

@@ -162,6 +162,10 @@ constexpr CounterRow kCounterRows[] = {
     TWTCP_ROW("TcpExt", SyncookiesRecv),
     TWTCP_ROW("TcpExt", SyncookiesFailed),
     TWTCP_ROW("twtcp", TwtcpRxDropped),
+    TWTCP_ROW("twtcp", TwtcpConnectNoBuffers),
+    TWTCP_ROW("twtcp", TwtcpListenLimit),
+    TWTCP_ROW("twtcp", TwtcpChallengeAckLimited),
+    TWTCP_ROW("twtcp", TwtcpPeerEvictions),
 };
 #undef TWTCP_ROW
 
@@ -214,6 +218,8 @@ struct Stack::Impl {
     ports::SplitMix64 sm{c.random_seed};
     isn_key = {sm.next(), sm.next()};
     ts_key = {sm.next(), sm.next()};
+    if (c.max_listeners <= 0) throw std::invalid_argument("Stack: max_listeners must be > 0");
+    listeners.reserve(static_cast<std::size_t>(c.max_listeners));
     conns.reserve(static_cast<std::size_t>(c.max_connections));
     conn_free.reserve(static_cast<std::size_t>(c.max_connections));
     txbuf = std::make_unique<std::array<std::uint8_t, kTxBufSize>>();
@@ -871,7 +877,10 @@ struct Stack::Impl {
     if (!r) return {0, kEaddrnotavail};
     const FlowKey k{id.addr, raddr, r.pick.port, rport};
     ConnEntry* e = alloc_conn(k);
-    if (e == nullptr) return {0, kEnobufs};
+    if (e == nullptr) {
+      ++ext.TwtcpConnectNoBuffers;
+      return {0, kEnobufs};
+    }
     std::uint32_t iss = 0;
     if (r.pick.took_over_timewait) {
       auto* t = static_cast<TwEntry*>(table.find(k));
@@ -879,12 +888,14 @@ struct Stack::Impl {
       iss = tw::reuse_inherit(tw_state(*t)).write_seq;
       if (!table.replace(t, e)) {
         free_conn(*e);
+        ++ext.TwtcpConnectNoBuffers;
         return {0, kEnobufs};
       }
       free_tw(*t);
       ++ext.TWRecycled;
     } else if (table.insert(e) != flow::InsertResult::kInserted) {
       free_conn(*e);
+      ++ext.TwtcpConnectNoBuffers;
       return {0, kEnobufs};
     } else {
       iss = isn_for(k);
@@ -956,6 +967,10 @@ std::uint64_t Stack::next_wakeup() const noexcept {
 
 bool Stack::listen(std::uint16_t port, ListenerCallbacks callbacks) {
   if (port == 0 || impl_->find_listener(port) != nullptr) return false;
+  if (impl_->listeners.size() >= static_cast<std::size_t>(impl_->cfg.max_listeners)) {
+    ++impl_->ext.TwtcpListenLimit;
+    return false;
+  }
   impl_->listeners.push_back(
       Impl::Listener{port, std::make_shared<const Callbacks>(std::move(callbacks))});
   (void)impl_->ports.mark_bound(port);
@@ -1033,6 +1048,8 @@ StackCounters Stack::counters() const {
   s.TCPRenoRecovery = c.TCPRenoRecovery;
   s.TCPSackRecovery = c.TCPSackRecovery;
   s.TCPTimeouts = c.TCPTimeouts;
+  s.TwtcpChallengeAckLimited = impl_->challenge_budget.skipped();
+  s.TwtcpPeerEvictions = impl_->peers.evictions();
   s.CurrEstab = 0;
   for (const auto& e : impl_->conns) {
     if (e->live && (e->conn->state() == tcp::State::kEstablished ||

@@ -210,6 +210,7 @@ TEST(BlindRstInjection, FixedBudgetOfLinux3) {
   Attacked a(server_config(kLimit, 0, KernelModel::V3_10), 1);
   const auto per_second = flood(a, 3, 500, in_window_rst);
   EXPECT_EQ(per_second, (std::vector<std::uint64_t>(3, kLimit)));
+  EXPECT_EQ(a.n->server.counters().TwtcpChallengeAckLimited, a.forged - 3 * kLimit);
   expect_survives_and_exact_rst_resets(a, 0);
 }
 
@@ -235,6 +236,7 @@ TEST(BlindRstInjection, FloodOverManyConnectionsSharesOneBudget) {
       static_cast<unsigned long long>(skipped_stack_wide));
   EXPECT_GT(c.TCPACKSkippedChallenge, 0u);  // the per-connection limit acts first
   EXPECT_GT(skipped_stack_wide, 0u);        // and the stack-wide one on what it lets by
+  EXPECT_EQ(c.TwtcpChallengeAckLimited, skipped_stack_wide);  // each one counted
   EXPECT_EQ(a.n->server.connection_count(), static_cast<std::size_t>(kConns));
   EXPECT_EQ(a.n->client.connection_count(), static_cast<std::size_t>(kConns));
   expect_survives_and_exact_rst_resets(a, 17);
