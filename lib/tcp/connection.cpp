@@ -929,12 +929,17 @@ void Connection::send_syn(std::uint64_t now_us) {
   }
 }
 
+// Segments without data carry the highest sequence sent, not snd_nxt: after an RTO snd_nxt
+// is rewound to resend from snd_una, and an ACK numbered below the peer's rcv_nxt is out of
+// its window and dropped unread. With both sides in RTO at once, each dropped the other's
+// ACKs and the connection died of retransmission timeouts (found by 1 GB at 5 % loss).
+// Linux never rewinds snd_nxt, so its ACKs carry the same number (tcp_acceptable_seq()).
 void Connection::send_ack(std::uint64_t now_us) {
-  emit(tcb_.snd_nxt, flags::kAck, 0, now_us);
+  emit(tcb_.snd_max, flags::kAck, 0, now_us);
 }
 
 void Connection::send_rst(std::uint64_t now_us) {
-  emit(tcb_.snd_nxt, flags::kRst | flags::kAck, 0, now_us);
+  emit(tcb_.snd_max, flags::kRst | flags::kAck, 0, now_us);
 }
 
 // RFC 9293 reset generation for a segment that does not belong to this connection's state.

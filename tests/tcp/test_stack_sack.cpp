@@ -173,5 +173,57 @@ TEST(StackSack, BlocksCrossTheWireAndRecoverySkipsWhatTheyCover) {
   EXPECT_LT(with.client.RetransSegs * 2, without.client.RetransSegs);
 }
 
+// Both sides send at once and every pure ACK is lost for a while: each side's data arrived,
+// but neither knows, so both time out together and go back to snd_una. The retransmissions
+// are old news to the receiver, which answers with an ACK; that ACK must carry the highest
+// sequence sent (not the rewound snd_nxt) or the other side finds it out of window, drops
+// it unread, and the two retransmit at each other until tcp_retries2 kills the connection.
+TEST(LossRecovery, BothSidesTimingOutAtOnceStillLearnTheirDataArrived) {
+  Net n(small_config(), small_config());
+  constexpr std::size_t kEach = 8000;  // fits the initial window: all sent at once, with FIN
+  const std::vector<std::uint8_t> from_client(kEach, 0xc1), from_server(kEach, 0x5e);
+  std::vector<std::uint8_t> at_server, at_client;
+  std::vector<CloseReason> closes;
+  constexpr std::uint64_t kSendAt = 10'000, kAcksLostUntil = 150'000;
+  n.c2s.drop = n.s2c.drop = [&](const wire::SegmentView& v) {
+    return n.now >= kSendAt && n.now < kAcksLostUntil && v.payload.empty() &&
+           !v.has(wire::tcp_flags::kFin);
+  };
+  const auto drain = [](Stack& s, ConnId id, std::vector<std::uint8_t>& into) {
+    std::uint8_t buf[4096];
+    while (const std::size_t k = s.recv(id, buf)) into.insert(into.end(), buf, buf + k);
+  };
+  ConnId server_id = 0;
+  Callbacks srv;
+  srv.on_accepted = [&](ConnId id) { server_id = id; };
+  srv.on_readable = [&](ConnId id) { drain(n.server, id, at_server); };
+  srv.on_closed = [&](ConnId, CloseReason r) { closes.push_back(r); };
+  ASSERT_TRUE(n.server.listen(80, srv));
+  ConnectOptions o;
+  o.callbacks.on_readable = [&](ConnId id) { drain(n.client, id, at_client); };
+  o.callbacks.on_closed = [&](ConnId, CloseReason r) { closes.push_back(r); };
+  const ConnectResult c = n.client.connect(kServerAddr, 80, o);
+  ASSERT_TRUE(c.ok());
+  n.run_until(kSendAt);
+  ASSERT_NE(server_id, 0u);
+  // The same instant on both sides: neither segment can acknowledge the other's data.
+  EXPECT_EQ(n.client.send(c.id, from_client), kEach);
+  EXPECT_EQ(n.server.send(server_id, from_server), kEach);
+  n.client.shutdown(c.id);
+  n.server.shutdown(server_id);
+  n.run_for(10 * kSec);
+  EXPECT_EQ(at_server, from_client);
+  EXPECT_EQ(at_client, from_server);
+  EXPECT_GT(n.c2s.dropped, 0u);
+  EXPECT_GT(n.s2c.dropped, 0u);
+  EXPECT_GT(n.client.counters().TCPTimeouts, 0u);
+  EXPECT_GT(n.server.counters().TCPTimeouts, 0u);
+  // Both ends learn that their data and FIN arrived, and close cleanly.
+  EXPECT_EQ(closes.size(), 2u);
+  for (CloseReason r : closes) EXPECT_EQ(r, CloseReason::kNormal);
+  EXPECT_EQ(n.client.counters().TCPAbortOnTimeout + n.server.counters().TCPAbortOnTimeout, 0u);
+  EXPECT_EQ(n.client.connection_count() + n.server.connection_count(), 0u);
+}
+
 }  // namespace
 }  // namespace twtcp::testing
