@@ -7,7 +7,7 @@
 #   2. build-asan/   AddressSanitizer + UBSan: the unit tests
 #   3. build-tsan/   ThreadSanitizer: the lock-free flow-table stress test
 #   4. build-fuzz/   clang + libFuzzer: each fuzz target (wire, config, stack) replays its
-#                    tests/fuzz/regressions/ reproducers, then fuzzes for TWTCP_FUZZ_SECONDS (default 20)
+#                    tests/fuzz/regressions/ reproducers, then fuzzes for TWTCP_FUZZ_SECONDS (default 60)
 # Environment: TWTCP_QUICK=1 runs stage 1 only (for edit-compile loops); TWTCP_BUILD_ONLY=1
 # installs what is missing and builds build/ without running anything (scripts/demo.sh).
 set -euo pipefail
@@ -74,7 +74,7 @@ if [ "${TWTCP_BUILD_ONLY:-0}" = 1 ]; then
   log "TWTCP_BUILD_ONLY=1: built build/, no tests run"
   exit 0
 fi
-meson test -C build --suite unit --suite bench-smoke --print-errorlogs
+meson test -C build --suite unit --suite integrity --suite bench-smoke --print-errorlogs
 count build
 
 if [ "${TWTCP_QUICK:-0}" = 1 ]; then
@@ -95,10 +95,10 @@ ninja -C build-tsan
 meson test -C build-tsan --suite stress --print-errorlogs --timeout-multiplier 3
 count build-tsan
 
-log "stage 4: build-fuzz/ (libFuzzer, ${TWTCP_FUZZ_SECONDS:-20} s per target)"
+log "stage 4: build-fuzz/ (libFuzzer, ${TWTCP_FUZZ_SECONDS:-60} s per target)"
 CXX=clang++ CC=clang setup build-fuzz -Dfuzz=true -Dbenchmarks=false -Dtests=false
 ninja -C build-fuzz
-TWTCP_FUZZ_SECONDS=${TWTCP_FUZZ_SECONDS:-20} meson test -C build-fuzz --suite fuzz --print-errorlogs
+TWTCP_FUZZ_SECONDS=${TWTCP_FUZZ_SECONDS:-60} meson test -C build-fuzz --suite fuzz --print-errorlogs
 count build-fuzz
 grep -hE '^replayed|stat::(number_of_executed_units|average_exec_per_sec)' build-fuzz/meson-logs/testlog.txt || true
 

@@ -5,7 +5,7 @@
 # written to). Prints execs and exits non-zero on any crash, leak or timeout it finds.
 set -euo pipefail
 target=$1 corpus=$2 dict=${3:-} regressions=${4:-}
-seconds=${TWTCP_FUZZ_SECONDS:-20}
+seconds=${TWTCP_FUZZ_SECONDS:-60}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ -n "$regressions" ] && [ -d "$regressions" ]; then
