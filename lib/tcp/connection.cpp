@@ -167,6 +167,7 @@ Params params_from_config(const Config& cfg) {
   p.fin_timeout_us = std::uint64_t(cfg.tcp_fin_timeout) * 1'000'000;
   p.paws = timewait::policy_from_config(cfg);
   p.quick_syn_retry = cfg.kernel_model >= KernelModel::V6_6;
+  p.rst_at_sack_edge = cfg.kernel_model >= KernelModel::V4_19;
   return p;
 }
 
@@ -363,7 +364,8 @@ void Connection::on_segment(const Segment& seg, std::uint64_t now_us) {
     const bool exact =
         seg.seq == tcb_.rcv_nxt ||
         (seg.seq == tcb_.rcv_nxt - 1 &&
-         (state_ == State::kCloseWait || state_ == State::kLastAck || state_ == State::kClosing));
+         (state_ == State::kCloseWait || state_ == State::kLastAck || state_ == State::kClosing)) ||
+        rst_at_sack_edge(seg.seq);
     if (exact) {
       to_closed(state_ == State::kSynReceived && !passive_ ? CloseReason::kRefused
                                                            : CloseReason::kPeerReset);
@@ -720,6 +722,18 @@ void Connection::note_sack_blocks(const SegOptions& o) noexcept {
     if (!seq_after(blk.left, tcb_.snd_una) || seq_after(blk.right, tcb_.snd_max)) continue;
     (void)sacked_.insert(blk.left, blk.right);  // a full scoreboard only forgets detail
   }
+}
+
+// Linux since 2016 (between our 4.4 and 4.19 models) also takes an RST whose sequence is the
+// right edge of the highest SACK block as exact: a peer that sent data beyond a hole and then
+// reset numbers its RST after that data, which we hold out of order; rcv_nxt never matches it.
+bool Connection::rst_at_sack_edge(std::uint32_t seq) const noexcept {
+  if (!p_->rst_at_sack_edge || !tcb_.sack_ok || ofo_.count == 0) return false;
+  std::uint32_t right = ofo_.r[0].end;
+  for (std::size_t k = 1; k < ofo_.count; ++k) {
+    if (seq_after(ofo_.r[k].end, right)) right = ofo_.r[k].end;
+  }
+  return seq == right;
 }
 
 bool Connection::fin_acked() const noexcept {

@@ -232,6 +232,8 @@ struct Params {
   // Linux has done since 2020 (models 6.6 and 6.18): the RST we answer with has probably
   // cleared the way.
   bool quick_syn_retry = true;
+  // An RST at the right edge of the highest SACK block we hold is exact (Linux >= 2016).
+  bool rst_at_sack_edge = true;
   std::uint64_t rto_min_us = 200'000;
   std::uint64_t rto_max_us = 120'000'000;
   std::uint64_t rto_initial_us = 1'000'000;
@@ -391,6 +393,7 @@ class Connection {
     return sndbuf_seq_ + static_cast<std::uint32_t>(sndbuf_.size());
   }
   bool fin_acked() const noexcept;
+  [[nodiscard]] bool rst_at_sack_edge(std::uint32_t seq) const noexcept;
   void arm_rto(std::uint64_t now_us) noexcept;
   void on_rto(std::uint64_t now_us);
   void rtt_sample(std::uint64_t rtt_us) noexcept;

@@ -661,6 +661,49 @@ TEST_F(TcpTest, WithoutTimestampsFourSackBlocksFit) {
   EXPECT_EQ(out.segs[0].opts.sack[0].left, peer_nxt + 900);
 }
 
+// RFC 5961 §3.2 as Linux applies it: besides rcv_nxt, an RST numbered at the right edge of
+// the highest SACK block we hold resets; any other in-window number gets a challenge ACK.
+TEST_F(TcpTest, RstAtTheRightEdgeOfTheHighestSackBlockResets) {
+  connection_in(State::kEstablished);
+  send(data_at(300, 100, 'x'));
+  send(data_at(100, 100, 'x'));  // the newest block is not the highest
+  Segment rst = tmpl();
+  rst.flags = flags::kRst;
+  rst.seq = peer_nxt + 200;  // the right edge of the lower block
+  auto r = send(rst);
+  ASSERT_EQ(r.size(), 1u);  // challenge ACK
+  EXPECT_EQ(r[0].ack, peer_nxt);
+  EXPECT_EQ(c().state(), State::kEstablished);
+  rst.seq = peer_nxt + 400;
+  r = send(rst);
+  EXPECT_TRUE(r.empty());
+  EXPECT_EQ(c().state(), State::kClosed);
+  EXPECT_EQ(c().close_reason(), CloseReason::kPeerReset);
+}
+
+TEST_F(TcpTest, RstAtTheSackEdgeIsOnlyExactWhenSackWasNegotiated) {
+  params.sack = false;
+  connection_in(State::kEstablished);
+  send(data_at(300, 100, 'x'));
+  Segment rst = tmpl();
+  rst.flags = flags::kRst;
+  rst.seq = peer_nxt + 400;
+  auto r = send(rst);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(c().state(), State::kEstablished);
+}
+
+TEST_F(TcpTest, RstAtTheSackEdgeIsAChallengeUnderLinux3) {
+  params.rst_at_sack_edge = false;  // kernel_model 3.10 / 4.4
+  connection_in(State::kEstablished);
+  send(data_at(300, 100, 'x'));
+  Segment rst = tmpl();
+  rst.flags = flags::kRst;
+  rst.seq = peer_nxt + 400;
+  ASSERT_EQ(send(rst).size(), 1u);
+  EXPECT_EQ(c().state(), State::kEstablished);
+}
+
 TEST_F(TcpTest, NoSackBlocksUnlessNegotiated) {
   params.sack = false;
   connection_in(State::kEstablished);
