@@ -37,7 +37,9 @@ constexpr const char* kUsage =
     "                        closes when the server does (default server)\n"
     "  --request-bytes N     request size, padded with a header (default: minimal request)\n"
     "  --config FILE, --set KEY=VALUE   configuration (repeatable, later wins)\n"
-    "  --stats-json FILE     summary and counters {\"Tcp\":..,\"TcpExt\":..,\"twtcp\":..}\n"
+    "  --stats-json FILE     summary and counters {\"Tcp\":..,\"TcpExt\":..,\"twtcp\":..};\n"
+    "                        twtcp.per_second has completed and EADDRNOTAVAIL of each\n"
+    "                        whole second (the per-second line's figures, first 86400 s)\n"
     "  --pcap FILE           pcapng of every frame received and sent\n"
     "  --port-id N           DPDK port to use (default: the first)\n"
     "  --quiet               no per-second line\n"
@@ -404,37 +406,54 @@ int main(int argc, char** argv) {
       o.duration_s ? start + std::uint64_t{o.duration_s} * 1'000'000 : UINT64_MAX;
   std::uint64_t now = start, next_line = start + 1'000'000;
   Tally last{};
+  // Completed connects and EADDRNOTAVAIL of each whole second, for --stats-json (the first
+  // kMaxSeconds seconds: a day's worth, 2.7 MB at most).
+  constexpr std::size_t kMaxSeconds = 86400;
+  std::vector<std::uint64_t> completed_per_s, eaddrnotavail_per_s;
+  completed_per_s.reserve(std::min<std::size_t>(o.duration_s ? o.duration_s + 1 : 60, kMaxSeconds));
+  eaddrnotavail_per_s.reserve(completed_per_s.capacity());
   while (!app::stop_requested() && now < end && !client.finished_count()) {
+    // Received frames first, then timers (both in poll), then new connections: after the
+    // loop was descheduled, an ACK waiting in the RX ring must be seen before the RTO it
+    // would cancel fires (timers first meant a spurious retransmission), and connect()
+    // sees the TIME_WAIT entries the FINs just read made.
     now = clock.now_us();
-    const std::uint64_t allowed = o.rate == 0 ? UINT64_MAX : (now - start) * o.rate / 1'000'000 + 1;
-    stack.advance(now);
     client.set_now(now);
-    client.start(now, allowed);
     netif.poll(stack, now);
+    const std::uint64_t allowed = o.rate == 0 ? UINT64_MAX : (now - start) * o.rate / 1'000'000 + 1;
+    client.start(now, allowed);
+    netif.flush();  // the SYNs start() queued
     if (telemetry.due(now)) {
       const Tally& t = client.tally();
-      telemetry.publish(stack, now,
-                        {{"completed", t.completed},
-                         {"started", t.started},
-                         {"failed", t.failed()},
-                         {"eaddrnotavail", t.eaddrnotavail},
-                         {"open", client.open()},
-                         {"timewait_entries", stack.timewait_count()}});
+      auto rows = netif.counter_rows();
+      rows.insert(rows.begin(), {{"completed", t.completed},
+                                 {"started", t.started},
+                                 {"failed", t.failed()},
+                                 {"eaddrnotavail", t.eaddrnotavail},
+                                 {"open", client.open()},
+                                 {"timewait_entries", stack.timewait_count()}});
+      telemetry.publish(stack, now, rows);
     }
-    if (!o.quiet && now >= next_line) {
+    if (now >= next_line) {
       next_line += 1'000'000;
       const Tally& t = client.tally();
-      std::fprintf(stderr,
-                   "%6.1fs conn/s %llu  open %u  failed: refused %llu reset %llu timeout %llu "
-                   "other %llu  EADDRNOTAVAIL %llu  TIME_WAIT %zu\n",
-                   static_cast<double>(now - start) / 1e6,
-                   static_cast<unsigned long long>(t.completed - last.completed), client.open(),
-                   static_cast<unsigned long long>(t.refused),
-                   static_cast<unsigned long long>(t.reset),
-                   static_cast<unsigned long long>(t.timeout),
-                   static_cast<unsigned long long>(t.other + t.incomplete),
-                   static_cast<unsigned long long>(t.eaddrnotavail), stack.timewait_count());
+      const std::uint64_t done = t.completed - last.completed;
+      if (completed_per_s.size() < kMaxSeconds) {
+        completed_per_s.push_back(done);
+        eaddrnotavail_per_s.push_back(t.eaddrnotavail - last.eaddrnotavail);
+      }
       last = t;
+      if (!o.quiet) {
+        std::fprintf(stderr,
+                     "%6.1fs conn/s %llu  open %u  failed: refused %llu reset %llu timeout %llu "
+                     "other %llu  EADDRNOTAVAIL %llu  TIME_WAIT %zu\n",
+                     static_cast<double>(now - start) / 1e6, static_cast<unsigned long long>(done),
+                     client.open(), static_cast<unsigned long long>(t.refused),
+                     static_cast<unsigned long long>(t.reset),
+                     static_cast<unsigned long long>(t.timeout),
+                     static_cast<unsigned long long>(t.other + t.incomplete),
+                     static_cast<unsigned long long>(t.eaddrnotavail), stack.timewait_count());
+      }
     }
   }
   // Let the last closes go out (bounded: 200 ms).
@@ -468,29 +487,31 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(rh.max()));
   if (!o.stats_json.empty()) {
     auto u = [](std::uint64_t v) { return std::to_string(v); };
-    const auto ns = netif.stats();
-    const auto& nc = netif.neighbors().counters();
+    auto list = [&](const std::vector<std::uint64_t>& v) {
+      std::string out = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + u(v[i]);
+      return out + "]";
+    };
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.1f",
                   secs > 0 ? static_cast<double>(t.completed) / secs : 0.0);
-    const std::string json =
-        app::counters_json(stack.counters(),
-                           {{"completed", u(t.completed)},
-                            {"started", u(t.started)},
-                            {"seconds", std::to_string(secs)},
-                            {"connections_per_s", rate},
-                            {"failed", "{\"refused\": " + u(t.refused) + ", \"reset\": " +
-                                           u(t.reset) + ", \"timeout\": " + u(t.timeout) +
-                                           ", \"other\": " + u(t.other + t.incomplete) + "}"},
-                            {"eaddrnotavail", u(t.eaddrnotavail)},
-                            {"enobufs", u(t.enobufs)},
-                            {"timewait_entries", u(stack.timewait_count())},
-                            {"connect_latency_us", latency_json(ch)},
-                            {"response_latency_us", latency_json(rh)},
-                            {"rx_frames", u(ns.rx_frames)},
-                            {"arp_requests_out", u(nc.arp_requests_out)},
-                            {"pcap_frames", u(ns.pcap_frames)}}) +
-        "\n";
+    std::vector<std::pair<std::string, std::string>> extra{
+        {"completed", u(t.completed)},
+        {"started", u(t.started)},
+        {"seconds", std::to_string(secs)},
+        {"connections_per_s", rate},
+        {"failed", "{\"refused\": " + u(t.refused) + ", \"reset\": " + u(t.reset) +
+                       ", \"timeout\": " + u(t.timeout) +
+                       ", \"other\": " + u(t.other + t.incomplete) + "}"},
+        {"eaddrnotavail", u(t.eaddrnotavail)},
+        {"per_second", "{\"completed\": " + list(completed_per_s) +
+                           ", \"eaddrnotavail\": " + list(eaddrnotavail_per_s) + "}"},
+        {"enobufs", u(t.enobufs)},
+        {"timewait_entries", u(stack.timewait_count())},
+        {"connect_latency_us", latency_json(ch)},
+        {"response_latency_us", latency_json(rh)}};
+    for (const auto& [k, v] : netif.counter_rows()) extra.emplace_back(k, u(v));
+    const std::string json = app::counters_json(stack.counters(), extra) + "\n";
     if (!app::write_file(o.stats_json, json, &err)) return fail(err, 1);
   }
   return t.completed > 0 ? 0 : 1;
