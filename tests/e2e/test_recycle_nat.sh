@@ -4,7 +4,7 @@
 # TIME_WAIT and, under linux-3.10-recycle, remembers the NAT's last timestamp. Linux 6 gives
 # each connection a random timestamp offset, so about every other SYN carries a timestamp
 # "older" than the one remembered: tw_recycle drops it silently (PAWSPassive) and curl times
-# out. Under linux-3.10 (no recycle) every fetch succeeds. (With 16 fetches, a recycle run
+# out. Under linux-3.10 and linux-6 (no recycle) every fetch succeeds. (With 16 fetches, a recycle run
 # without any drop has odds of about 1 in 32768.) Needs root.
 set -u
 server_bin=$1 src=$2
@@ -75,4 +75,7 @@ echo "linux-3.10-recycle: $ok fetched, $failed timed out, PAWSPassive $passive"
 read -r ok failed passive <<<"$(run linux-3.10)"
 echo "linux-3.10:         $ok fetched, $failed timed out, PAWSPassive $passive"
 [ "$ok" = 16 ] && [ "$passive" = 0 ] || fail "without tw_recycle every fetch should succeed"
+read -r ok failed passive <<<"$(run linux-6)"
+echo "linux-6:            $ok fetched, $failed timed out, PAWSPassive $passive"
+[ "$ok" = 16 ] && [ "$passive" = 0 ] || fail "linux-6 has no tw_recycle: every fetch should succeed"
 echo "recycle NAT story reproduced with Linux clients"
