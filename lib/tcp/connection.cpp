@@ -164,6 +164,7 @@ Params params_from_config(const Config& cfg) {
   p.sack = cfg.tcp_sack;
   p.rcvbuf = static_cast<std::uint32_t>(cfg.tcp_rmem.def);
   p.sndbuf = static_cast<std::uint32_t>(cfg.tcp_wmem.def);
+  p.sndbuf_max = static_cast<std::uint32_t>(cfg.tcp_wmem.max);
   p.fin_timeout_us = std::uint64_t(cfg.tcp_fin_timeout) * 1'000'000;
   p.paws = timewait::policy_from_config(cfg);
   p.quick_syn_retry = cfg.kernel_model >= KernelModel::V6_6;
@@ -736,6 +737,27 @@ bool Connection::rst_at_sack_edge(std::uint32_t seq) const noexcept {
   return seq == right;
 }
 
+// Send-buffer autotuning as Linux's tcp_sndbuf_expand(): room for two congestion windows
+// (one in flight, one queued so the window can double in slow start, or cover fast
+// recovery), in powers of two up to tcp_wmem's max, and only while the application is
+// writing more than the buffer holds: a request-response connection never grows. Counted in
+// payload bytes where Linux counts skb truesize, so the same max holds about twice the data.
+// Allocates at most log2(max / default) times in a connection's life (8 from 16 KiB to
+// 4 MiB); the buffer goes back to the connection slot's own when the connection ends.
+void Connection::maybe_expand_sndbuf() {
+  if (!sndbuf_limited_ || sndbuf_.capacity() >= p_->sndbuf_max) return;
+  // The window in flight is the smaller of cwnd and the peer's window: a receiver-limited
+  // connection (whose cwnd keeps growing on every ACK) gains nothing from a bigger buffer.
+  const std::uint32_t window = std::min(cwnd_, std::max(max_wnd_, tcb_.snd_wnd));
+  const std::size_t want = 2 * std::size_t{std::max<std::uint32_t>(window, 10u * eff_mss_)};
+  if (want <= sndbuf_.capacity()) return;
+  std::size_t capacity = std::max<std::size_t>(sndbuf_.capacity(), 1);
+  while (capacity < want) capacity *= 2;
+  sndbuf_.grow(std::min<std::size_t>(capacity, p_->sndbuf_max));
+  sndbuf_limited_ = false;
+  events_ |= event::kWritable;
+}
+
 bool Connection::fin_acked() const noexcept {
   return fin_queued_ && seq_after(tcb_.snd_una, data_end_seq());
 }
@@ -811,6 +833,7 @@ bool Connection::process_ack(const Segment& seg, std::uint64_t now_us) {
     } else {
       cwnd_ += std::max<std::uint32_t>(1, std::uint32_t(eff_mss_) * eff_mss_ / cwnd_);
     }
+    maybe_expand_sndbuf();
     retries_ = 0;
     backoff_ = 0;
     probing_ = false;
@@ -1223,6 +1246,7 @@ std::size_t Connection::send(std::span<const std::uint8_t> data, std::uint64_t n
                     state_ == State::kSynSent || state_ == State::kSynReceived;
   if (!open || fin_queued_) return 0;
   const std::size_t n = sndbuf_.write(data);
+  sndbuf_limited_ = sndbuf_.free() == 0;  // the application filled it (SOCK_NOSPACE)
   output(now_us);
   return n;
 }

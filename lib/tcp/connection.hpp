@@ -249,6 +249,9 @@ struct Params {
   bool sack = true;
   std::uint32_t rcvbuf = 131072;  // tcp_rmem default
   std::uint32_t sndbuf = 16384;   // tcp_wmem default
+  // tcp_wmem max: the send buffer grows towards it while the application keeps it full and
+  // the congestion window outgrows it (tcp_sndbuf_expand). 0 or <= sndbuf: fixed size.
+  std::uint32_t sndbuf_max = 0;
   std::uint64_t fin_timeout_us = 60'000'000;
   timewait::TimeWaitPolicy paws;  // paws_wrap_s, paws_msl_s, paws_window
   // The stack-wide challenge-ACK budget (owned by the Stack, which sets this); null: only
@@ -394,6 +397,7 @@ class Connection {
   }
   bool fin_acked() const noexcept;
   [[nodiscard]] bool rst_at_sack_edge(std::uint32_t seq) const noexcept;
+  void maybe_expand_sndbuf();
   void arm_rto(std::uint64_t now_us) noexcept;
   void on_rto(std::uint64_t now_us);
   void rtt_sample(std::uint64_t rtt_us) noexcept;
@@ -415,6 +419,7 @@ class Connection {
   CloseReason close_reason_ = CloseReason::kNone;
   std::uint16_t eff_mss_ = 536;
   std::uint32_t sndbuf_seq_ = 0;  // sequence number of sndbuf_'s first byte
+  bool sndbuf_limited_ = false;   // the last send() left the send buffer full
   std::uint32_t cwnd_ = 0;
   std::uint32_t ssthresh_ = 0xffffffffu;
   std::uint32_t max_wnd_ = 0;

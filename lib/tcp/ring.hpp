@@ -85,6 +85,20 @@ class ByteRing {
 
   void clear() noexcept { head_ = size_ = 0; }
 
+  // Moves the readable bytes into new storage of `capacity` bytes (owned from now on; a
+  // borrowed buffer is left to its owner). For the send buffer only: bytes written past the
+  // tail with write_at() and not committed are not carried over. Never shrinks.
+  void grow(std::size_t capacity) {
+    if (capacity <= cap_) return;
+    auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+    const std::size_t n = peek(0, {bigger.get(), size_});
+    owned_ = std::move(bigger);
+    buf_ = owned_.get();
+    cap_ = capacity;
+    head_ = 0;
+    size_ = n;
+  }
+
  private:
   std::unique_ptr<std::uint8_t[]> owned_;  // empty when the storage is borrowed
   std::uint8_t* buf_ = nullptr;

@@ -77,6 +77,8 @@ struct Link {
   // this many ms into the run (0: no offset).
   std::uint32_t iss_a = 11111, iss_b = 22222;
   std::uint32_t ts_wrap_in_ms = 0;
+  // Buffers of both sides; sndbuf_max > sndbuf turns send-buffer autotuning on.
+  std::uint32_t sndbuf = 65536, rcvbuf = 65536, sndbuf_max = 0;
 };
 
 // A segment on the wire. Payload buffers are pooled: the harness allocates while the
@@ -178,11 +180,15 @@ class Loopback : public ::testing::TestWithParam<Link> {
 TEST_P(Loopback, TransferArrivesByteExactBothWaysAndClosesCleanly) {
   link = GetParam();
   params.sack = link.sack;
+  params.sndbuf_max = link.sndbuf_max;
   const std::size_t bytes = link.bytes;
+  std::size_t biggest_sndbuf = 0;
   g_allocs = 0;
   {
     const Counting on;
-    for (auto& s : side) s.conn = std::make_unique<Connection>(params, ctr, s.out, 65536, 65536);
+    for (auto& s : side) {
+      s.conn = std::make_unique<Connection>(params, ctr, s.out, link.sndbuf, link.rcvbuf);
+    }
   }
   EXPECT_GT(g_allocs, 0u);  // the counter works: a connection allocates its rings when built
   g_allocs = 0;
@@ -232,6 +238,7 @@ TEST_P(Loopback, TransferArrivesByteExactBothWaysAndClosesCleanly) {
       // Application: write the pattern, read everything, shut down when done.
       const State st = s.conn->state();
       if (st == State::kEstablished || st == State::kCloseWait) {
+        biggest_sndbuf = std::max(biggest_sndbuf, s.conn->send_space() + s.conn->unacked_bytes());
         while (s.sent < bytes && s.conn->send_space() > 0) {
           const std::size_t n = std::min({chunk.size(), bytes - s.sent, s.conn->send_space()});
           for (std::size_t k = 0; k < n; ++k) chunk[k] = pattern(s.sent + k, std::uint8_t(i));
@@ -299,7 +306,20 @@ TEST_P(Loopback, TransferArrivesByteExactBothWaysAndClosesCleanly) {
   if (link.dup == 0 && link.reorder == 0) {
     EXPECT_EQ(ctr.PAWSEstab, 0u);  // also across a timestamp wrap: nothing is "old"
   }
-  EXPECT_EQ(g_allocs, 0u);  // out-of-order queue, SACK and recovery allocate nothing
+  if (link.sndbuf_max > link.sndbuf) {
+    // Autotuning: the send buffer grew past its start, never past tcp_wmem's max, and each
+    // side reallocated at most once per doubling.
+    EXPECT_GT(biggest_sndbuf, link.sndbuf);
+    EXPECT_LE(biggest_sndbuf, link.sndbuf_max);
+    unsigned doublings = 0;
+    for (std::size_t c = link.sndbuf; c < link.sndbuf_max; c *= 2) ++doublings;
+    EXPECT_LE(g_allocs, 2u * doublings);
+    std::printf("[ link %s ] send buffer %u -> %zu bytes, %llu reallocations\n", link.name,
+                link.sndbuf, biggest_sndbuf, (unsigned long long)g_allocs);
+  } else {
+    EXPECT_EQ(biggest_sndbuf, link.sndbuf);
+    EXPECT_EQ(g_allocs, 0u);  // out-of-order queue, SACK and recovery allocate nothing
+  }
   if (link.drop_every || link.loss > 0) {
     EXPECT_GT(ctr.RetransSegs, 0u);
     EXPECT_GT(ctr.TCPFastRetrans, 0u);  // losses are repaired without waiting for the RTO
@@ -346,7 +366,27 @@ INSTANTIATE_TEST_SUITE_P(
              .dup = 0.01,
              .reorder = 0.01,
              .sack = false,
-             .max_virtual_ms = 5000}),
+             .max_virtual_ms = 5000},
+        // One long transfer, 16 KiB send buffer, 1 ms RTT: fixed, it moves at most 16 KiB
+        // per round trip; autotuned up to 4 MiB (tcp_wmem's max) the window decides.
+        Link{.name = "FixedSendBuffer16K",
+             .bytes = 8u << 20,
+             .max_virtual_ms = 700,
+             .sndbuf = 16384,
+             .rcvbuf = 1u << 20},
+        Link{.name = "AutotunedSendBuffer16KTo4M",
+             .bytes = 8u << 20,
+             .max_virtual_ms = 100,
+             .sndbuf = 16384,
+             .rcvbuf = 1u << 20,
+             .sndbuf_max = 4u << 20},
+        Link{.name = "AutotunedSendBufferLoss1pct",
+             .bytes = 8u << 20,
+             .loss = 0.01,
+             .max_virtual_ms = 2000,
+             .sndbuf = 16384,
+             .rcvbuf = 1u << 20,
+             .sndbuf_max = 4u << 20}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
