@@ -4,6 +4,9 @@
 #include <rte_errno.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <string_view>
+
 namespace twtcp::dpdk {
 
 SplitArgs split_args(int argc, char** argv, const std::vector<std::string>& default_eal) {
@@ -38,12 +41,30 @@ Eal::Eal(std::vector<std::string> args) : args_(std::move(args)) {
   ok_ = true;
 }
 
+namespace {
+
+// What a primary process leaves in its runtime directory for secondaries to attach to: the
+// shared config, the memory-segment arrays (without hugepages, fbarray_nohugemem is as big as
+// -m: 6-75 MB per run), the multi-process and telemetry sockets. Nobody attaches to a process
+// that has exited, so they are removed with it; anything else found there is left alone.
+bool is_eal_runtime_file(std::string_view name) {
+  return name == "config" || name == "hugepage_info" || name.starts_with("fbarray_") ||
+         name.starts_with("mp_socket") || name.starts_with("dpdk_telemetry");
+}
+
+}  // namespace
+
 Eal::~Eal() {
   if (!ok_) return;
-  // EAL leaves its (by then empty) runtime directory behind; one per run adds up.
   const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
-  (void)rmdir(runtime_dir.c_str());
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(runtime_dir, ec)) {
+    if (is_eal_runtime_file(entry.path().filename().native())) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  (void)rmdir(runtime_dir.c_str());  // fails, harmlessly, if something else is still there
 }
 
 }  // namespace twtcp::dpdk

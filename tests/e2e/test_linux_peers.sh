@@ -112,6 +112,8 @@ kill -INT "$spid"
 wait "$spid"
 rc=$?
 check "server exits 0 on SIGINT (got $rc)" test "$rc" = 0
+# EAL's runtime files (6 MB of memseg arrays at -m 512, the sockets) go with the process.
+check "server leaves no /var/run/dpdk/$tap_s behind" test ! -e "/var/run/dpdk/$tap_s"
 check "server JSON: PassiveOpens >= 3, one TIME_WAIT from HTTP/1.0, pings answered" "$py" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
