@@ -13,6 +13,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
+
 namespace twtcp::app {
 
 // rte_pcapng wants mbufs: each frame is copied into a capture mbuf from its own pool, so the
@@ -59,17 +62,37 @@ class PcapWriter {
     if (n_ == batch_.size()) flush();
     return true;
   }
-  bool record(std::span<const std::uint8_t> frame, bool out) {
+  // `fill`: checksums the device will compute, filled in the copy so that the capture shows
+  // the frame as it goes on the wire.
+  bool record(std::span<const std::uint8_t> frame, bool out, ChecksumOffloads fill = {}) {
     rte_mbuf* m = rte_pktmbuf_alloc(tmp_pool_);
     if (m == nullptr) return false;
     char* d = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
     bool ok = false;
     if (d != nullptr) {
       std::memcpy(d, frame.data(), frame.size());
+      if (fill.ipv4 || fill.tcp)
+        fill_checksums({reinterpret_cast<std::uint8_t*>(d), frame.size()}, fill);
       ok = record(m, out);
     }
     rte_pktmbuf_free(m);
     return ok;
+  }
+  static void fill_checksums(std::span<std::uint8_t> f, ChecksumOffloads fill) {
+    constexpr std::size_t kIp = 14;
+    if (f.size() < kIp + 40 || f[12] != 0x08 || f[13] != 0x00 || f[kIp + 9] != 6) return;
+    const std::size_t ihl = (f[kIp] & 0x0fu) * 4u;
+    const std::size_t ip_len = wire::load_be16(&f[kIp + 2]);
+    if (ihl < 20 || ip_len < ihl + 20 || kIp + ip_len > f.size()) return;
+    if (fill.ipv4) {
+      wire::store_be16(&f[kIp + 10], 0);
+      wire::store_be16(&f[kIp + 10], wire::internet_checksum(f.subspan(kIp, ihl)));
+    }
+    // The field holds the pseudo-header sum: summing the segment over it completes it.
+    if (fill.tcp) {
+      const auto seg = f.subspan(kIp + ihl, ip_len - ihl);
+      wire::store_be16(&seg[16], wire::internet_checksum(seg));
+    }
   }
   void flush() {
     if (n_ == 0) return;
@@ -102,15 +125,28 @@ bool NetIf::open_pcap(const std::string& path, std::string* error) {
   return pcap_ != nullptr;
 }
 
-void NetIf::TxTap::transmit(std::span<const std::uint8_t> f) {
-  if (self->pcap_ != nullptr) {
-    if (self->pcap_->record(f, true)) {
-      ++self->stats_.pcap_frames;
-    } else {
-      ++self->stats_.pcap_dropped;
-    }
+void NetIf::capture_tx(std::span<const std::uint8_t> f) {
+  if (pcap_->record(f, true, sink_.offloads())) {
+    ++stats_.pcap_frames;
+  } else {
+    ++stats_.pcap_dropped;
   }
+}
+
+void NetIf::TxTap::transmit(std::span<const std::uint8_t> f) {
+  if (self->pcap_ != nullptr) self->capture_tx(f);
   self->sink_.transmit(f);
+}
+
+std::span<std::uint8_t> NetIf::TxTap::tx_begin(std::size_t max_len) {
+  lent = self->sink_.tx_begin(max_len);
+  return lent;
+}
+
+void NetIf::TxTap::tx_commit(std::size_t len) {
+  if (self->pcap_ != nullptr && len != 0 && len <= lent.size()) self->capture_tx(lent.first(len));
+  lent = {};
+  self->sink_.tx_commit(len);
 }
 
 unsigned NetIf::poll(Stack& stack, std::uint64_t now_us) {
@@ -133,7 +169,7 @@ unsigned NetIf::poll(Stack& stack, std::uint64_t now_us) {
                                                 m->data_len};
       if (!neigh_.input(frame, now_us)) {
         ++stats_.rx_to_stack;
-        stack.input(frame, now_us);
+        stack.input(frame, now_us, dpdk::rx_checksums(m, port_.rx_checksum_offloads(), rx_csum_));
       }
     }
     rte_pktmbuf_free(m);
@@ -158,7 +194,9 @@ std::unique_ptr<Host> Host::open(const HostOptions& o, const Config& cfg, std::s
     return nullptr;
   }
   auto h = std::unique_ptr<Host>(new Host);
-  h->port_ = dpdk::Port::open(port_id, {}, error);
+  dpdk::PortOptions po;
+  po.checksum_offload = cfg.checksum_offload == ChecksumOffload::kAuto;
+  h->port_ = dpdk::Port::open(port_id, po, error);
   if (!h->port_) return nullptr;
   neigh::NeighborConfig ncfg;
   ncfg.addr = o.addr;
@@ -184,6 +222,10 @@ std::vector<std::pair<std::string, std::uint64_t>> NetIf::counter_rows() const {
           {"rx_multiseg_dropped", stats_.rx_multiseg_dropped},
           {"tx_frames", tx.tx_frames},
           {"tx_dropped", tx.tx_dropped_full + tx.tx_dropped_no_mbuf},
+          {"tx_built_in_mbuf", tx.tx_built_in_mbuf},
+          {"tx_csum_offloaded", tx.tx_csum_offloaded},
+          {"rx_csum_verified", rx_csum_.rx_csum_verified},
+          {"rx_csum_bad", rx_csum_.rx_csum_bad},
           {"arp_requests_in", n.arp_requests_in},
           {"arp_requests_out", n.arp_requests_out},
           {"arp_replies_in", n.arp_replies_in},

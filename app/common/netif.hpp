@@ -56,11 +56,19 @@ class NetIf {
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> counter_rows() const;
 
  private:
-  // Between lib/neigh and the mbuf sink: records TX frames into the capture.
+  // Between lib/neigh and the mbuf sink: records TX frames into the capture, and passes
+  // the sink's offloads and lent buffers through.
   struct TxTap final : TxSink {
     NetIf* self = nullptr;
+    std::span<std::uint8_t> lent;
     void transmit(std::span<const std::uint8_t> f) override;
+    [[nodiscard]] ChecksumOffloads offloads() const noexcept override {
+      return self->sink_.offloads();
+    }
+    std::span<std::uint8_t> tx_begin(std::size_t max_len) override;
+    void tx_commit(std::size_t len) override;
   };
+  void capture_tx(std::span<const std::uint8_t> f);
 
   dpdk::Port& port_;
   dpdk::MbufTxSink sink_;
@@ -68,6 +76,7 @@ class NetIf {
   neigh::Neighbors neigh_;
   std::unique_ptr<PcapWriter> pcap_;
   NetIfStats stats_;
+  dpdk::DatapathStats rx_csum_;  // rx_csum_verified / rx_csum_bad
 };
 
 // What twtcp-server and twtcp-client set up once EAL runs: the DPDK port (the first one, or

@@ -65,6 +65,9 @@ enum class PortSelect : std::uint8_t {
 // SNMP counter bumped when PAWS rejects a segment in TIME_WAIT (SPEC §3.3 D4).
 enum class PawsCounter : std::uint8_t { kPawsEstab, kPawsTimewait };
 
+// twtcp.checksum_offload: use a DPDK port's checksum offloads where offered, or never.
+enum class ChecksumOffload : std::uint8_t { kAuto, kOff };
+
 // A port interval, both ends inclusive.
 struct PortRange {
   std::uint16_t low = 0;
@@ -264,6 +267,13 @@ struct Config {
   // unres_qlen); more are dropped and counted. Default 16. Range 1..1024.
   std::int32_t neigh_unres_qlen = 16;
 
+  // ---- The DPDK port (programs on a DPDK port; the Stack itself follows its TxSink) ----
+
+  // twtcp.checksum_offload: auto = the IPv4 and TCP checksums a port's device offers to
+  // compute (TX) or verify (RX) are left to it, the rest done in software; off = all in
+  // software whatever the device offers. Default auto.
+  ChecksumOffload checksum_offload = ChecksumOffload::kAuto;
+
   // Derived knobs resolved against kernel_model (explicit settings win).
   [[nodiscard]] EffectivePolicy effective() const;
 
@@ -283,6 +293,7 @@ struct Config {
 [[nodiscard]] std::string_view to_string(TsOffset v);
 [[nodiscard]] std::string_view to_string(PortSelect v);
 [[nodiscard]] std::string_view to_string(PawsCounter v);
+[[nodiscard]] std::string_view to_string(ChecksumOffload v);
 
 // Why parse_port_list() rejected its input.
 enum class PortListError : std::uint8_t {

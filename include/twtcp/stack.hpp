@@ -29,12 +29,42 @@ struct Identity {
   std::array<std::uint8_t, 6> peer_mac{};  // next hop for every frame (no ARP yet)
 };
 
+// Checksum fields a device computes, so the Stack leaves them as a NIC's offload expects:
+// the IPv4 header checksum zero, the TCP checksum holding the pseudo-header sum (DPDK's
+// rte_ipv4_phdr_cksum).
+struct ChecksumOffloads {
+  bool ipv4 = false;
+  bool tcp = false;
+};
+
 // Where the stack's frames go. transmit() must copy the frame before returning (the buffer is
 // reused) and must not call back into the same Stack synchronously: queue it instead.
+//
+// Two optional parts, both off by default so a sink that only implements transmit() gets
+// complete frames built in the Stack's own buffer:
+// - offloads(): read once, when a Stack is built on this sink. Every TCP/IPv4 frame the
+//   Stack then hands over leaves those checksum fields to the sink's device.
+// - tx_begin()/tx_commit(): the Stack builds the frame in the sink's memory (an mbuf's data
+//   area) instead of its own buffer, saving transmit()'s copy. tx_begin(max_len) returns at
+//   least max_len writable bytes, or an empty span (then the Stack uses transmit()). The
+//   Stack then calls tx_commit(len) exactly once, before any other call on the sink: len
+//   bytes from the start are the frame; 0 abandons it.
 class TxSink {
  public:
   virtual ~TxSink() = default;
   virtual void transmit(std::span<const std::uint8_t> frame) = 0;
+  [[nodiscard]] virtual ChecksumOffloads offloads() const noexcept { return {}; }
+  [[nodiscard]] virtual std::span<std::uint8_t> tx_begin(std::size_t /*max_len*/) { return {}; }
+  virtual void tx_commit(std::size_t /*len*/) {}
+};
+
+// What the device already checked in a received frame (DPDK's RTE_MBUF_F_RX_*_CKSUM_*).
+// kUnchecked: the Stack verifies that checksum itself; kGood: it skips the work; kBad: the
+// frame is dropped and counted as a software-detected bad checksum would be.
+enum class RxChecksum : std::uint8_t { kUnchecked = 0, kGood, kBad };
+struct RxChecksums {
+  RxChecksum ipv4 = RxChecksum::kUnchecked;
+  RxChecksum tcp = RxChecksum::kUnchecked;
 };
 
 // A handle on a connection: slot index and generation, so a stale id (the connection closed
@@ -138,8 +168,9 @@ class Stack {
   Stack& operator=(const Stack&) = delete;
 
   // One received Ethernet frame at now_us. Anything that is not a valid TCP/IPv4 segment to
-  // our address is counted and dropped; nothing here trusts the frame's contents.
-  void input(std::span<const std::uint8_t> frame, std::uint64_t now_us);
+  // our address is counted and dropped; nothing here trusts the frame's contents, except
+  // the checksum verdicts a device gave in `checked`.
+  void input(std::span<const std::uint8_t> frame, std::uint64_t now_us, RxChecksums checked = {});
   // Moves time to now_us and fires what is due: connections' RTO / SYN / delayed-ACK /
   // persist timers and TIME_WAIT expiry.
   void advance(std::uint64_t now_us);

@@ -47,6 +47,10 @@ constexpr std::pair<std::string_view, PawsCounter> kPawsCounterNames[] = {
     {"PAWSEstab", PawsCounter::kPawsEstab},
     {"PAWSTimewait", PawsCounter::kPawsTimewait},
 };
+constexpr std::pair<std::string_view, ChecksumOffload> kChecksumOffloadNames[] = {
+    {"auto", ChecksumOffload::kAuto},
+    {"off", ChecksumOffload::kOff},
+};
 
 template <class E, std::size_t N>
 std::string_view name_of(const std::pair<std::string_view, E> (&table)[N], E v) {
@@ -429,6 +433,7 @@ constexpr std::string_view kModel =
     "Kernel model, and the behaviour it selects (auto = from the model)";
 constexpr std::string_view kTimers = "Timers, RTO, segment size, randomness";
 constexpr std::string_view kTables = "Table sizes (fixed at start)";
+constexpr std::string_view kPort = "The DPDK port";
 
 using C = Config;
 using E = EffectivePolicy;
@@ -544,6 +549,10 @@ constexpr KeyInfo kKeys[] = {
         "ARP cache entries (LRU eviction of resolved ones when full)", kTables}, 1, 65536),
     int_key<&C::neigh_unres_qlen>({"twtcp.neigh_unres_qlen", "",
         "frames held per next hop while ARP resolves it", kTables}, 1, 1024),
+
+    enum_key<&C::checksum_offload, kChecksumOffloadNames>({"twtcp.checksum_offload", "",
+        "IPv4/TCP checksums: auto = the DPDK port computes/verifies those it offers, off = all in software", kPort},
+        "auto|off"),
     // clang-format on
 };
 
@@ -742,6 +751,10 @@ std::string_view to_string(PortSelect v) {
 }
 std::string_view to_string(PawsCounter v) {
   return name_of(kPawsCounterNames, v);
+}
+
+std::string_view to_string(ChecksumOffload v) {
+  return name_of(kChecksumOffloadNames, v);
 }
 
 std::string_view to_string(PortListError e) {

@@ -9,6 +9,34 @@ namespace twtcp::dpdk {
 
 MbufTxSink::~MbufTxSink() {
   rte_pktmbuf_free_bulk(batch_.data(), queued_);
+  rte_pktmbuf_free(open_);
+}
+
+namespace {
+constexpr std::size_t kEthLen = 14;
+}  // namespace
+
+void MbufTxSink::enqueue(rte_mbuf* m, std::uint16_t len) noexcept {
+  m->data_len = len;
+  m->pkt_len = len;
+  if (csum_.ipv4 || csum_.tcp) {
+    // Only the Stack's TCP segments were built for the device to finish; ARP and ICMP from
+    // lib/neigh carry their checksums already and go as they are.
+    const auto* f = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    if (len >= kEthLen + 40 && f[12] == 0x08 && f[13] == 0x00 && f[kEthLen + 9] == 6) {
+      const std::uint16_t l3 = (f[kEthLen] & 0x0f) * 4u;
+      if (len >= kEthLen + l3 + 20u) {
+        m->l2_len = kEthLen;
+        m->l3_len = l3;
+        m->l4_len = (f[kEthLen + l3 + 12] >> 4) * 4u;
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | (csum_.ipv4 ? RTE_MBUF_F_TX_IP_CKSUM : 0) |
+                       (csum_.tcp ? RTE_MBUF_F_TX_TCP_CKSUM : 0);
+        ++stats_.tx_csum_offloaded;
+      }
+    }
+  }
+  batch_[queued_++] = m;
+  if (queued_ >= port_.burst()) flush();
 }
 
 void MbufTxSink::transmit(std::span<const std::uint8_t> frame) {
@@ -21,11 +49,30 @@ void MbufTxSink::transmit(std::span<const std::uint8_t> frame) {
     ++stats_.tx_dropped_no_mbuf;
     return;
   }
-  // Cannot fail: the frame fits one segment's tailroom (checked above).
-  char* dst = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
-  std::memcpy(dst, frame.data(), frame.size());
-  batch_[queued_++] = m;
-  if (queued_ >= port_.burst()) flush();
+  // Fits: a fresh mbuf's tailroom is max_frame().
+  std::memcpy(rte_pktmbuf_mtod(m, std::uint8_t*), frame.data(), frame.size());
+  enqueue(m, static_cast<std::uint16_t>(frame.size()));
+}
+
+std::span<std::uint8_t> MbufTxSink::tx_begin(std::size_t max_len) {
+  if (max_len > port_.max_frame()) return {};
+  if (open_ == nullptr) {
+    open_ = rte_pktmbuf_alloc(port_.pool());
+    if (open_ == nullptr) return {};
+  }
+  return {rte_pktmbuf_mtod(open_, std::uint8_t*), port_.max_frame()};
+}
+
+void MbufTxSink::tx_commit(std::size_t len) {
+  if (open_ == nullptr || len == 0) return;
+  if (len > port_.max_frame()) {
+    ++stats_.tx_dropped_oversize;
+    return;
+  }
+  rte_mbuf* m = open_;
+  open_ = nullptr;
+  ++stats_.tx_built_in_mbuf;
+  enqueue(m, static_cast<std::uint16_t>(len));
 }
 
 void MbufTxSink::flush() noexcept {
@@ -51,7 +98,8 @@ unsigned Datapath::poll(Stack& stack, std::uint64_t now_us) {
       ++rx_multiseg_dropped_;
     } else {
       ++rx_frames_;
-      stack.input({rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len}, now_us);
+      stack.input({rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len}, now_us,
+                  rx_checksums(m, port_.rx_checksum_offloads(), rx_csum_));
     }
     rte_pktmbuf_free(m);
   }
@@ -77,7 +125,38 @@ DatapathStats Datapath::stats() const noexcept {
   s.polls = polls_;
   s.rx_frames = rx_frames_;
   s.rx_multiseg_dropped = rx_multiseg_dropped_;
+  s.rx_csum_verified = rx_csum_.rx_csum_verified;
+  s.rx_csum_bad = rx_csum_.rx_csum_bad;
   return s;
+}
+
+namespace {
+RxChecksum verdict(std::uint64_t flags, std::uint64_t mask, std::uint64_t good,
+                   std::uint64_t bad) noexcept {
+  const std::uint64_t f = flags & mask;
+  if (f == good || f == mask) return RxChecksum::kGood;  // mask = both bits = NONE
+  if (f == bad) return RxChecksum::kBad;
+  return RxChecksum::kUnchecked;
+}
+}  // namespace
+
+RxChecksums rx_checksums(const rte_mbuf* m, ChecksumOffloads enabled,
+                         DatapathStats& stats) noexcept {
+  RxChecksums r;
+  if (enabled.ipv4) {
+    r.ipv4 = verdict(m->ol_flags, RTE_MBUF_F_RX_IP_CKSUM_MASK, RTE_MBUF_F_RX_IP_CKSUM_GOOD,
+                     RTE_MBUF_F_RX_IP_CKSUM_BAD);
+  }
+  if (enabled.tcp) {
+    r.tcp = verdict(m->ol_flags, RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+                    RTE_MBUF_F_RX_L4_CKSUM_BAD);
+  }
+  if (r.ipv4 == RxChecksum::kBad || r.tcp == RxChecksum::kBad) {
+    ++stats.rx_csum_bad;
+  } else if (r.ipv4 == RxChecksum::kGood || r.tcp == RxChecksum::kGood) {
+    ++stats.rx_csum_verified;
+  }
+  return r;
 }
 
 }  // namespace twtcp::dpdk

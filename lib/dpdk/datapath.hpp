@@ -22,27 +22,51 @@ struct DatapathStats {
   std::uint64_t tx_dropped_full = 0;      // the TX queue refused them (ring/NIC full)
   std::uint64_t tx_dropped_no_mbuf = 0;   // the pool was empty
   std::uint64_t tx_dropped_oversize = 0;  // larger than one mbuf segment
+  std::uint64_t tx_built_in_mbuf = 0;     // built in place (tx_begin/tx_commit), not copied
+  std::uint64_t tx_csum_offloaded = 0;    // TCP/IPv4 frames whose checksums the device fills
+  std::uint64_t rx_csum_verified = 0;     // the device vouched for a checksum (not rechecked)
+  std::uint64_t rx_csum_bad = 0;          // the device found a bad one (the Stack drops it)
 };
 
-// The TxSink a Stack is built with. transmit() copies the frame into a fresh mbuf and queues
-// it in a batch of up to the port's burst; a full batch goes out at once, the rest at
-// flush(). Never calls back into the Stack. Allocates nothing on the heap.
+// The TxSink a Stack is built with. Frames go into mbufs queued in a batch of up to the
+// port's burst; a full batch goes out at once, the rest at flush(). tx_begin() lends an
+// mbuf's data area so the Stack builds the frame there (no copy); transmit() copies. With
+// the port's TX checksum offloads enabled, offloads() says so and every TCP/IPv4 frame gets
+// the mbuf flags that make the device fill the checksums. Never calls back into the Stack.
+// Allocates nothing on the heap.
 class MbufTxSink final : public TxSink {
  public:
-  explicit MbufTxSink(Port& port) : port_(port) {}
+  explicit MbufTxSink(Port& port) : port_(port), csum_(port.tx_checksum_offloads()) {}
   ~MbufTxSink() override;  // frees what was never flushed
+  MbufTxSink(const MbufTxSink&) = delete;
+  MbufTxSink& operator=(const MbufTxSink&) = delete;
   void transmit(std::span<const std::uint8_t> frame) override;
+  [[nodiscard]] ChecksumOffloads offloads() const noexcept override { return csum_; }
+  // Empty if max_len exceeds one segment or the pool is empty (the caller falls back to
+  // transmit(), which counts the drop).
+  std::span<std::uint8_t> tx_begin(std::size_t max_len) override;
+  void tx_commit(std::size_t len) override;
   // rte_eth_tx_burst of the batch; what the device refuses is freed and counted.
   void flush() noexcept;
   [[nodiscard]] const DatapathStats& stats() const noexcept { return stats_; }
 
  private:
   friend class Datapath;
+  void enqueue(rte_mbuf* m, std::uint16_t len) noexcept;
   Port& port_;
+  const ChecksumOffloads csum_;
+  // Lent by tx_begin(); kept after an abandoned frame so the next tx_begin() reuses it.
+  rte_mbuf* open_ = nullptr;
   std::array<rte_mbuf*, kMaxBurst> batch_{};
   std::uint16_t queued_ = 0;
   DatapathStats stats_;
 };
+
+// The checksum verdicts of a received mbuf for Stack::input(), for the checksums the port
+// has RX offload enabled for (others stay unchecked). GOOD and NONE ("the field is not
+// valid but the data was verified") are kGood. Counts into stats.rx_csum_verified/_bad.
+[[nodiscard]] RxChecksums rx_checksums(const rte_mbuf* m, ChecksumOffloads enabled,
+                                       DatapathStats& stats) noexcept;
 
 // One port's RX/TX for one Stack. Build the Datapath first, then the Stack with tx().
 class Datapath {
@@ -71,6 +95,7 @@ class Datapath {
   Port& port_;
   MbufTxSink tx_;
   std::uint64_t polls_ = 0, rx_frames_ = 0, rx_multiseg_dropped_ = 0;
+  DatapathStats rx_csum_;  // only rx_csum_verified / rx_csum_bad
 };
 
 }  // namespace twtcp::dpdk

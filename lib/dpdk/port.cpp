@@ -50,10 +50,20 @@ std::unique_ptr<Port> Port::open(std::uint16_t port_id, const PortOptions& optio
     return nullptr;
   }
   p->driver_ = info.driver_name != nullptr ? info.driver_name : "?";
-  constexpr std::uint64_t kCsum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
-  p->csum_offered_ = (info.tx_offload_capa & kCsum) == kCsum;
+  p->tx_offered_ = {(info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0,
+                    (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0};
+  p->rx_offered_ = {(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0,
+                    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0};
+  if (options.checksum_offload) {
+    p->tx_csum_ = p->tx_offered_;
+    p->rx_csum_ = p->rx_offered_;
+  }
 
-  rte_eth_conf conf{};  // no offloads, no RSS: one queue pair
+  rte_eth_conf conf{};  // no RSS: one queue pair
+  if (p->tx_csum_.ipv4) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+  if (p->tx_csum_.tcp) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+  if (p->rx_csum_.ipv4) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+  if (p->rx_csum_.tcp) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
   if (int rc = rte_eth_dev_configure(port_id, 1, 1, &conf); rc != 0) {
     fail(error, pname + ": rte_eth_dev_configure", rc);
     return nullptr;

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "twtcp/stack.hpp"
+
 struct rte_mempool;
 
 namespace twtcp::dpdk {
@@ -22,6 +24,9 @@ struct PortOptions {
   // Mbufs in the pool; 0 = mbufs_needed() for the descriptors actually configured.
   std::uint32_t mbufs = 0;
   std::uint16_t mbuf_cache = 256;
+  // Use the IPv4/TCP checksum offloads the device offers (twtcp.checksum_offload = auto);
+  // false: none, the Stack computes and verifies every checksum (= off).
+  bool checksum_offload = true;
 };
 
 // Pool size for a port: a full RX ring (the NIC holds those mbufs), a full TX ring (sent but
@@ -33,9 +38,9 @@ struct PortOptions {
 
 class Port {
  public:
-  // Configures and starts ethdev `port_id`. No offloads in this cut: the Stack computes IPv4
-  // and TCP checksums in software; what the device offers is recorded (checksum_offload_
-  // offered) for when it stops doing so. nullopt-like nullptr + *error on failure.
+  // Configures and starts ethdev `port_id`, with each IPv4/TCP checksum offload the device
+  // offers in either direction enabled (unless options.checksum_offload is false). No other
+  // offload. nullptr + *error on failure.
   static std::unique_ptr<Port> open(std::uint16_t port_id, const PortOptions& options,
                                     std::string* error);
   ~Port();  // stops and closes the ethdev, frees the pool
@@ -52,8 +57,12 @@ class Port {
   [[nodiscard]] std::uint32_t mbufs() const noexcept { return mbufs_; }
   // Room for one frame in one mbuf segment (the TX sink drops larger frames).
   [[nodiscard]] std::uint16_t max_frame() const noexcept { return max_frame_; }
-  // True if the device could compute IPv4 + TCP checksums on transmit.
-  [[nodiscard]] bool checksum_offload_offered() const noexcept { return csum_offered_; }
+  // Checksums the device offers to compute on TX / verify on RX (rte_eth_dev_info), and
+  // those enabled: what the TX sink leaves to it and the RX path trusts it with.
+  [[nodiscard]] ChecksumOffloads tx_checksum_offered() const noexcept { return tx_offered_; }
+  [[nodiscard]] ChecksumOffloads rx_checksum_offered() const noexcept { return rx_offered_; }
+  [[nodiscard]] ChecksumOffloads tx_checksum_offloads() const noexcept { return tx_csum_; }
+  [[nodiscard]] ChecksumOffloads rx_checksum_offloads() const noexcept { return rx_csum_; }
 
  private:
   Port() = default;
@@ -65,7 +74,7 @@ class Port {
   std::uint16_t rx_desc_ = 0, tx_desc_ = 0;
   std::uint32_t mbufs_ = 0;
   std::uint16_t max_frame_ = 0;
-  bool csum_offered_ = false;
+  ChecksumOffloads tx_offered_, rx_offered_, tx_csum_, rx_csum_;
   bool started_ = false;
 };
 

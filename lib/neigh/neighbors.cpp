@@ -189,38 +189,39 @@ void Neighbors::drop_pending(Entry& e) {
   e.pend_count = 0;
 }
 
-void Neighbors::transmit(std::span<const std::uint8_t> frame, std::uint64_t now_us) {
-  now_ = now_us;
+Neighbors::Route Neighbors::route(std::span<const std::uint8_t> frame, std::uint64_t now_us,
+                                  Entry** entry, bool* probe) {
+  *probe = false;
   if (frame.size() < kIpDstOffset + 4 || frame.size() > kFrameCap ||
       wire::load_be16(frame.data() + 12) != wire::kEtherTypeIpv4) {
     ++ctr_.tx_dropped_malformed;
-    return;
+    return Route::kDropped;
   }
   const std::uint32_t hop = next_hop(wire::load_be32(frame.data() + kIpDstOffset));
   if (hop == 0) {
     ++ctr_.tx_dropped_no_route;
-    return;
+    return Route::kDropped;
   }
   Entry* e = find(hop);
+  *entry = e;
   if (e != nullptr && e->resolved) {
     e->last_used_us = now_us;
-    if (e->next_probe_us == kNever && now_us - e->confirmed_us >= cfg_.reconfirm_us) {
-      send_probe(*e, now_us);  // still sending to the old MAC while it is reconfirmed
-    }
-    send_resolved(frame, e->mac);
-    return;
+    // Still sending to the old MAC while it is reconfirmed.
+    *probe = e->next_probe_us == kNever && now_us - e->confirmed_us >= cfg_.reconfirm_us;
+    return Route::kSend;
   }
   if (e == nullptr) {
     e = insert(hop, now_us);
     if (e == nullptr) {
       ++ctr_.tx_dropped_table_full;
-      return;
+      return Route::kDropped;
     }
-    send_probe(*e, now_us);
+    *entry = e;
+    *probe = true;
   }
   if (free_pending_.empty() || e->pend_count >= cfg_.max_pending_per_entry) {
     ++ctr_.tx_dropped_hold_full;
-    return;
+    return Route::kDropped;
   }
   const std::uint32_t p = free_pending_.back();
   free_pending_.pop_back();
@@ -235,6 +236,45 @@ void Neighbors::transmit(std::span<const std::uint8_t> frame, std::uint64_t now_
   e->pend_tail = p;
   ++e->pend_count;
   ++ctr_.tx_held;
+  return Route::kHeld;
+}
+
+void Neighbors::transmit(std::span<const std::uint8_t> frame, std::uint64_t now_us) {
+  now_ = now_us;
+  Entry* e = nullptr;
+  bool probe = false;
+  const Route r = route(frame, now_us, &e, &probe);
+  if (probe) send_probe(*e, now_us);
+  if (r == Route::kSend) send_resolved(frame, e->mac);
+}
+
+std::span<std::uint8_t> Neighbors::StackSink::tx_begin(std::size_t max_len) {
+  // Larger frames take transmit(), which counts them as malformed.
+  if (max_len > kFrameCap) return {};
+  self->lent_ = self->out_.tx_begin(max_len);
+  return self->lent_;
+}
+
+void Neighbors::StackSink::tx_commit(std::size_t len) {
+  Neighbors& n = *self;
+  const std::span<std::uint8_t> buf = n.lent_.first(std::min(len, n.lent_.size()));
+  n.lent_ = {};
+  if (buf.empty()) {
+    n.out_.tx_commit(0);
+    return;
+  }
+  Entry* e = nullptr;
+  bool probe = false;
+  if (n.route(buf, n.now_, &e, &probe) == Route::kSend) {
+    wire::store_mac(buf.data(), e->mac);
+    wire::store_mac(buf.data() + 6, n.cfg_.mac);
+    n.out_.tx_commit(buf.size());
+    ++n.ctr_.tx_sent;
+  } else {
+    n.out_.tx_commit(0);  // held frames were copied
+  }
+  // After the commit: nothing may go through `out` while its buffer is lent.
+  if (probe) n.send_probe(*e, n.now_);
 }
 
 void Neighbors::advance(std::uint64_t now_us) {

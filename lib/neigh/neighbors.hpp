@@ -80,6 +80,10 @@ class Neighbors {
   [[nodiscard]] const NeighborCounters& counters() const noexcept { return ctr_; }
 
   // A TxSink for a Stack: transmit() at the time of the last input/transmit/advance call.
+  // It passes `out`'s checksum offloads through (lib/neigh never touches a TCP checksum) and
+  // lends `out`'s buffers: a Stack frame built in one gets its MACs written in place and
+  // goes on without a copy; one that must wait for ARP is copied into the hold queue and
+  // its buffer given back.
   [[nodiscard]] TxSink& stack_sink() noexcept { return stack_sink_; }
 
  private:
@@ -87,8 +91,18 @@ class Neighbors {
   struct StackSink final : TxSink {
     Neighbors* self = nullptr;
     void transmit(std::span<const std::uint8_t> f) override { self->transmit(f, self->now_); }
+    [[nodiscard]] ChecksumOffloads offloads() const noexcept override {
+      return self->out_.offloads();
+    }
+    std::span<std::uint8_t> tx_begin(std::size_t max_len) override;
+    void tx_commit(std::size_t len) override;
   };
   static constexpr std::uint32_t kNone = UINT32_MAX;
+  enum class Route : std::uint8_t { kSend, kHeld, kDropped };
+  // Where a Stack frame goes: kSend to (*entry)->mac; kHeld: copied into the entry's hold
+  // queue; kDropped: counted. *probe: an ARP probe for *entry is due, sent by the caller.
+  Route route(std::span<const std::uint8_t> frame, std::uint64_t now_us, Entry** entry,
+              bool* probe);
 
   Entry* find(std::uint32_t ip) const noexcept;
   Entry* insert(std::uint32_t ip, std::uint64_t now_us);
@@ -120,6 +134,7 @@ class Neighbors {
   std::vector<std::uint32_t> pending_next_;
   std::vector<std::uint32_t> free_pending_;
   std::unique_ptr<std::uint8_t[]> scratch_;
+  std::span<std::uint8_t> lent_;  // `out`'s buffer between the Stack's tx_begin and tx_commit
 };
 
 }  // namespace twtcp::neigh

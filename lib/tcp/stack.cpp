@@ -253,15 +253,25 @@ struct Stack::Impl {
     s.tcp.window = win;
     s.tcp.options = opts;
     const std::size_t hlen = wire::segment_header_length(s);
-    std::span<std::uint8_t> buf(txbuf->data(), txbuf->size());
-    std::span<const std::uint8_t> payload;
-    if (from != nullptr && seg != nullptr && seg->payload_len != 0) {
-      if (hlen + seg->payload_len > buf.size()) return;
-      const std::size_t n = from->conn->copy_payload(*seg, buf.subspan(hlen, seg->payload_len));
-      payload = buf.subspan(hlen, n);
+    const std::size_t plen = from != nullptr && seg != nullptr ? seg->payload_len : 0;
+    // In the sink's memory when it offers some (no copy after building), else in ours.
+    std::span<std::uint8_t> buf = tx.tx_begin(hlen + plen);
+    const bool in_sink = !buf.empty();
+    if (!in_sink) buf = {txbuf->data(), txbuf->size()};
+    std::size_t len = 0;
+    if (hlen + plen <= buf.size()) {
+      std::span<const std::uint8_t> payload;
+      if (plen != 0) {
+        const std::size_t n = from->conn->copy_payload(*seg, buf.subspan(hlen, plen));
+        payload = buf.subspan(hlen, n);
+      }
+      len = wire::build_segment(buf, s, payload, tx_checksums);
     }
-    const std::size_t len = wire::build_segment(buf, s, payload);
-    if (len != 0) tx.transmit(buf.first(len));
+    if (in_sink) {
+      tx.tx_commit(len);
+    } else if (len != 0) {
+      tx.transmit(buf.first(len));
+    }
   }
 
   static wire::TcpOptions to_wire(const tcp::SegOptions& o) {
@@ -804,11 +814,24 @@ struct Stack::Impl {
     }
   }
 
-  void input(std::span<const std::uint8_t> frame) {
-    const auto p = wire::parse_segment(frame);
+  void input(std::span<const std::uint8_t> frame, RxChecksums checked) {
+    // A device's verdict replaces the software check; a bad one is counted as that check
+    // would count it (a bad IPv4 header is no segment at all, a bad TCP sum is InErrs).
+    if (checked.ipv4 == RxChecksum::kBad) {
+      ++ext.TwtcpRxDropped;
+      return;
+    }
+    const wire::Checksums verify{checked.ipv4 == RxChecksum::kUnchecked,
+                                 checked.tcp == RxChecksum::kUnchecked};
+    const auto p = wire::parse_segment(frame, verify);
     if (!p) {
       ++ext.TwtcpRxDropped;
       if (p.error == wire::ParseError::kTcpBadChecksum) ++ext.InErrs;
+      return;
+    }
+    if (checked.tcp == RxChecksum::kBad) {
+      ++ext.TwtcpRxDropped;
+      ++ext.InErrs;
       return;
     }
     const wire::SegmentView& v = *p;
@@ -939,6 +962,8 @@ struct Stack::Impl {
   std::uint64_t now = 0;
   std::uint16_t ip_id = 0;
   std::unique_ptr<std::array<std::uint8_t, kTxBufSize>> txbuf;
+  // What build_segment computes: the fields the sink's device does not fill.
+  wire::Checksums tx_checksums{!tx.offloads().ipv4, !tx.offloads().tcp};
 };
 
 Stack::Stack(const Config& cfg, const Identity& id, TxSink& tx, std::uint64_t now_us)
@@ -949,10 +974,10 @@ Stack::~Stack() {
   for (auto& e : impl_->conns) impl_->conn_wheel.cancel(e->timer);
 }
 
-void Stack::input(std::span<const std::uint8_t> frame, std::uint64_t now_us) {
+void Stack::input(std::span<const std::uint8_t> frame, std::uint64_t now_us, RxChecksums checked) {
   impl_->now = std::max(impl_->now, now_us);
   impl_->reader.quiescent();
-  impl_->input(frame);
+  impl_->input(frame, checked);
 }
 
 void Stack::advance(std::uint64_t now_us) {
