@@ -1,10 +1,13 @@
 // twtcp-client: a load generator of short connections on a twtcp Stack over a DPDK port:
 // connect, send a request, read the response, close; with concurrency, a rate, a count or a
 // duration, and a choice of who closes first (so TIME_WAIT lands on the side under test).
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -25,6 +28,8 @@ using namespace twtcp;
 constexpr const char* kUsage =
     "usage: twtcp-client [EAL args --] --ip A.B.C.D/LEN --target A.B.C.D:PORT [options]\n"
     "Short connections (connect, request, response, close) from a twtcp Stack on a DPDK port.\n"
+    "One Stack per EAL lcore (-l 0,1,...), flows spread by the NIC's RSS or in software;\n"
+    "without EAL args: -l 0 --no-huge --no-pci -m 512 (one lcore).\n"
     "  --ip A.B.C.D/LEN      our address and prefix\n"
     "  --gateway A.B.C.D     next hop for an off-link target\n"
     "  --target A.B.C.D:PORT the server\n"
@@ -191,6 +196,18 @@ struct Tally {
   std::uint64_t refused = 0, reset = 0, timeout = 0, other = 0, incomplete = 0;
   [[nodiscard]] std::uint64_t failed() const {
     return refused + reset + timeout + other + incomplete;
+  }
+  Tally& operator+=(const Tally& o) {
+    started += o.started;
+    completed += o.completed;
+    eaddrnotavail += o.eaddrnotavail;
+    enobufs += o.enobufs;
+    refused += o.refused;
+    reset += o.reset;
+    timeout += o.timeout;
+    other += o.other;
+    incomplete += o.incomplete;
+    return *this;
   }
 };
 
@@ -378,7 +395,8 @@ std::string latency_json(const app::Histogram& h) {
 int main(int argc, char** argv) {
   const std::string prefix = "--file-prefix=twtcp-client-" + std::to_string(getpid());
   const auto split = dpdk::split_args(
-      argc, argv, {"--no-huge", "--no-pci", "-m", "512", "--log-level", "error", prefix});
+      argc, argv,
+      {"-l", "0", "--no-huge", "--no-pci", "-m", "512", "--log-level", "error", prefix});
   Options o;
   if (const int rc = parse(split.program, o); rc != 0) return rc < 0 ? 0 : rc;
   std::string err;
@@ -387,83 +405,190 @@ int main(int argc, char** argv) {
 
   dpdk::Eal eal(split.eal);
   if (!eal.ok()) return fail(eal.error(), 1);
-  auto host = app::Host::open({o.ip.addr, o.ip.len, o.gateway, o.port_id, o.pcap}, *cfg, &err);
+  // One worker per EAL lcore (-l), each with its own Stack and its share of --concurrency,
+  // --connections and --rate; connect() on each picks only source ports whose answers RSS
+  // (the NIC's, or software) brings back to its own queue.
+  const auto workers = static_cast<std::uint16_t>(rte_lcore_count());
+  auto host =
+      app::Host::open({o.ip.addr, o.ip.len, o.gateway, o.port_id, o.pcap, workers}, *cfg, &err);
   if (!host) return fail(err, 1);
   dpdk::Port& port = host->port();
   const std::uint16_t port_id = port.id();
-  app::NetIf& netif = host->netif();
-  dpdk::TscClock& clock = host->clock();
-  Stack& stack = host->stack();
-  Client client(o, stack, static_cast<std::size_t>(cfg->max_connections));
-  std::fprintf(stderr, "twtcp-client: %s/%u on port %u (%s) -> %s:%u, ready\n",
-               app::ipv4_str(o.ip.addr).c_str(), o.ip.len, port_id, port.driver().c_str(),
-               app::ipv4_str(o.target).c_str(), o.target_port);
+  auto share = [&](std::uint64_t total, std::uint16_t w) {
+    return total / workers + (w < total % workers ? 1 : 0);
+  };
+  std::vector<Options> worker_options(workers, o);
+  std::vector<std::unique_ptr<Client>> clients;
+  // A worker whose share of the concurrency, the connection count or the rate is zero opens
+  // nothing (its queue still runs) and counts as finished from the start.
+  std::vector<char> idle(workers, 0);
+  for (std::uint16_t w = 0; w < workers; ++w) {
+    Options& ow = worker_options[w];
+    ow.concurrency = static_cast<std::uint32_t>(share(o.concurrency, w));
+    ow.connections = o.connections ? share(o.connections, w) : 0;
+    ow.rate = static_cast<std::uint32_t>(share(o.rate, w));
+    idle[w] = ow.concurrency == 0 || (o.connections != 0 && ow.connections == 0) ||
+              (o.rate != 0 && ow.rate == 0);
+    if (idle[w]) ow.concurrency = 0;
+    clients.push_back(std::make_unique<Client>(ow, host->stack(w),
+                                               static_cast<std::size_t>(cfg->max_connections)));
+  }
+  std::fprintf(stderr, "twtcp-client: %s/%u on port %u (%s", app::ipv4_str(o.ip.addr).c_str(),
+               o.ip.len, port_id, port.driver().c_str());
+  if (workers > 1) {
+    std::fprintf(stderr, ", %u lcores, %s RSS", workers,
+                 port.hardware_rss() ? "hardware" : "software");
+  }
+  std::fprintf(stderr, ") -> %s:%u, ready\n", app::ipv4_str(o.target).c_str(), o.target_port);
 
-  app::Telemetry telemetry(*cfg);
+  app::Telemetry telemetry(*cfg, workers);
   app::install_stop_signals();
-  const std::uint64_t start = clock.now_us();
+  const std::uint64_t start = host->clock().now_us();
   const std::uint64_t end =
       o.duration_s ? start + std::uint64_t{o.duration_s} * 1'000'000 : UINT64_MAX;
-  std::uint64_t now = start, next_line = start + 1'000'000;
-  Tally last{};
+  // What each worker shows the main lcore (single writer each, relaxed).
+  struct Shown {
+    std::atomic<std::uint64_t> completed{0}, eaddrnotavail{0}, refused{0}, reset{0}, timeout{0},
+        other{0}, open{0}, timewait{0};
+    std::atomic<bool> finished{false};
+  };
+  std::vector<Shown> shown(workers);
   // Completed connects and EADDRNOTAVAIL of each whole second, for --stats-json (the first
   // kMaxSeconds seconds: a day's worth, 2.7 MB at most).
   constexpr std::size_t kMaxSeconds = 86400;
   std::vector<std::uint64_t> completed_per_s, eaddrnotavail_per_s;
   completed_per_s.reserve(std::min<std::size_t>(o.duration_s ? o.duration_s + 1 : 60, kMaxSeconds));
   eaddrnotavail_per_s.reserve(completed_per_s.capacity());
-  while (!app::stop_requested() && now < end && !client.finished_count()) {
-    // Received frames first, then timers (both in poll), then new connections: after the
-    // loop was descheduled, an ACK waiting in the RX ring must be seen before the RTO it
-    // would cancel fires (timers first meant a spurious retransmission), and connect()
-    // sees the TIME_WAIT entries the FINs just read made.
-    now = clock.now_us();
-    client.set_now(now);
-    netif.poll(stack, now);
-    const std::uint64_t allowed = o.rate == 0 ? UINT64_MAX : (now - start) * o.rate / 1'000'000 + 1;
-    client.start(now, allowed);
-    netif.flush();  // the SYNs start() queued
-    if (telemetry.due(now)) {
-      const Tally& t = client.tally();
-      auto rows = netif.counter_rows();
-      rows.insert(rows.begin(), {{"completed", t.completed},
-                                 {"started", t.started},
-                                 {"failed", t.failed()},
-                                 {"eaddrnotavail", t.eaddrnotavail},
-                                 {"open", client.open()},
-                                 {"timewait_entries", stack.timewait_count()}});
-      telemetry.publish(stack, now, rows);
-    }
-    if (now >= next_line) {
-      next_line += 1'000'000;
-      const Tally& t = client.tally();
-      const std::uint64_t done = t.completed - last.completed;
-      if (completed_per_s.size() < kMaxSeconds) {
-        completed_per_s.push_back(done);
-        eaddrnotavail_per_s.push_back(t.eaddrnotavail - last.eaddrnotavail);
+  std::vector<std::uint64_t> last_now(workers, start);
+
+  auto run_worker = [&](std::uint16_t w) {
+    dpdk::TscClock clock = host->clock();  // a copy per lcore: now_us() keeps state
+    app::NetIf& netif = host->netif(w);
+    Stack& stack = host->stack(w);
+    Client& client = *clients[w];
+    const Options& ow = worker_options[w];
+    Shown& me = shown[w];
+    std::uint64_t now = start, next_line = start + 1'000'000;
+    std::uint64_t last_completed = 0, last_eaddrnotavail = 0;
+    if (idle[w]) me.finished.store(true, std::memory_order_release);
+    auto all_finished = [&] {
+      for (const Shown& x : shown) {
+        if (!x.finished.load(std::memory_order_acquire)) return false;
       }
-      last = t;
-      if (!o.quiet) {
-        std::fprintf(stderr,
-                     "%6.1fs conn/s %llu  open %u  failed: refused %llu reset %llu timeout %llu "
-                     "other %llu  EADDRNOTAVAIL %llu  TIME_WAIT %zu\n",
-                     static_cast<double>(now - start) / 1e6, static_cast<unsigned long long>(done),
-                     client.open(), static_cast<unsigned long long>(t.refused),
-                     static_cast<unsigned long long>(t.reset),
-                     static_cast<unsigned long long>(t.timeout),
-                     static_cast<unsigned long long>(t.other + t.incomplete),
-                     static_cast<unsigned long long>(t.eaddrnotavail), stack.timewait_count());
+      return true;
+    };
+    // Worker 0 prints and records each second for everyone, so it runs until all are done.
+    while (!app::stop_requested() && now < end &&
+           (w == 0 ? !all_finished() : !client.finished_count() && !idle[w])) {
+      // Received frames first, then timers (both in poll), then new connections: after the
+      // loop was descheduled, an ACK waiting in the RX ring must be seen before the RTO it
+      // would cancel fires (timers first meant a spurious retransmission), and connect()
+      // sees the TIME_WAIT entries the FINs just read made.
+      now = clock.now_us();
+      client.set_now(now);
+      netif.poll(stack, now);
+      const std::uint64_t allowed =
+          ow.rate == 0 ? UINT64_MAX : (now - start) * ow.rate / 1'000'000 + 1;
+      client.start(now, allowed);
+      netif.flush();  // the SYNs start() queued
+      const Tally& t = client.tally();
+      me.completed.store(t.completed, std::memory_order_relaxed);
+      me.eaddrnotavail.store(t.eaddrnotavail, std::memory_order_relaxed);
+      me.refused.store(t.refused, std::memory_order_relaxed);
+      me.reset.store(t.reset, std::memory_order_relaxed);
+      me.timeout.store(t.timeout, std::memory_order_relaxed);
+      me.other.store(t.other + t.incomplete, std::memory_order_relaxed);
+      me.open.store(client.open(), std::memory_order_relaxed);
+      me.timewait.store(stack.timewait_count(), std::memory_order_relaxed);
+      if (client.finished_count()) me.finished.store(true, std::memory_order_release);
+      if (telemetry.due(now, w)) {
+        auto rows = netif.counter_rows();
+        rows.insert(rows.begin(), {{"completed", t.completed},
+                                   {"started", t.started},
+                                   {"failed", t.failed()},
+                                   {"eaddrnotavail", t.eaddrnotavail},
+                                   {"open", client.open()},
+                                   {"timewait_entries", stack.timewait_count()}});
+        telemetry.publish(stack, now, rows, w);
+      }
+      if (w == 0 && now >= next_line) {
+        next_line += 1'000'000;
+        std::uint64_t done = 0, eaddr = 0, refused = 0, reset = 0, timeout = 0, other = 0, open = 0,
+                      tw = 0;
+        for (const Shown& x : shown) {
+          done += x.completed.load(std::memory_order_relaxed);
+          eaddr += x.eaddrnotavail.load(std::memory_order_relaxed);
+          refused += x.refused.load(std::memory_order_relaxed);
+          reset += x.reset.load(std::memory_order_relaxed);
+          timeout += x.timeout.load(std::memory_order_relaxed);
+          other += x.other.load(std::memory_order_relaxed);
+          open += x.open.load(std::memory_order_relaxed);
+          tw += x.timewait.load(std::memory_order_relaxed);
+        }
+        if (completed_per_s.size() < kMaxSeconds) {
+          completed_per_s.push_back(done - last_completed);
+          eaddrnotavail_per_s.push_back(eaddr - last_eaddrnotavail);
+        }
+        if (!o.quiet) {
+          std::fprintf(
+              stderr,
+              "%6.1fs conn/s %llu  open %llu  failed: refused %llu reset %llu timeout "
+              "%llu other %llu  EADDRNOTAVAIL %llu  TIME_WAIT %llu\n",
+              static_cast<double>(now - start) / 1e6,
+              static_cast<unsigned long long>(done - last_completed),
+              static_cast<unsigned long long>(open), static_cast<unsigned long long>(refused),
+              static_cast<unsigned long long>(reset), static_cast<unsigned long long>(timeout),
+              static_cast<unsigned long long>(other), static_cast<unsigned long long>(eaddr),
+              static_cast<unsigned long long>(tw));
+        }
+        last_completed = done;
+        last_eaddrnotavail = eaddr;
       }
     }
+    me.finished.store(true, std::memory_order_release);
+    last_now[w] = now;
+    // Let the last closes go out (bounded: 200 ms).
+    for (const std::uint64_t stop = clock.now_us() + 200'000; clock.now_us() < stop;) {
+      netif.poll(stack, clock.now_us());
+    }
+  };
+  struct Launch {
+    decltype(run_worker)* run;
+    std::uint16_t w;
+  };
+  std::vector<Launch> launches(workers);
+  std::uint16_t next_worker = 1;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    launches[next_worker] = {&run_worker, next_worker};
+    rte_eal_remote_launch(
+        [](void* arg) {
+          auto* l = static_cast<Launch*>(arg);
+          (*l->run)(l->w);
+          return 0;
+        },
+        &launches[next_worker], lcore);
+    ++next_worker;
   }
-  // Let the last closes go out (bounded: 200 ms).
-  for (const std::uint64_t stop = clock.now_us() + 200'000; clock.now_us() < stop;) {
-    netif.poll(stack, clock.now_us());
-  }
+  run_worker(0);
+  rte_eal_mp_wait_lcore();
+
+  const std::uint64_t now = *std::max_element(last_now.begin(), last_now.end());
   const double secs = static_cast<double>(now - start) / 1e6;
-  const Tally& t = client.tally();
-  const auto& ch = client.connect_us();
-  const auto& rh = client.response_us();
+  Tally t;
+  app::Histogram ch, rh;
+  StackCounters counters;
+  std::size_t timewait = 0;
+  std::string per_lcore = "[";
+  for (std::uint16_t w = 0; w < workers; ++w) {
+    t += clients[w]->tally();
+    ch.merge(clients[w]->connect_us());
+    rh.merge(clients[w]->response_us());
+    counters += host->stack(w).counters();
+    timewait += host->stack(w).timewait_count();
+    per_lcore += (w ? ", " : "") + std::to_string(clients[w]->tally().completed);
+  }
+  per_lcore += "]";
   std::printf(
       "twtcp-client: %llu connections in %.2f s = %.0f/s; failed %llu (refused %llu, reset %llu, "
       "timeout %llu, other %llu), EADDRNOTAVAIL %llu, TIME_WAIT %zu\n",
@@ -472,7 +597,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(t.failed()), static_cast<unsigned long long>(t.refused),
       static_cast<unsigned long long>(t.reset), static_cast<unsigned long long>(t.timeout),
       static_cast<unsigned long long>(t.other + t.incomplete),
-      static_cast<unsigned long long>(t.eaddrnotavail), stack.timewait_count());
+      static_cast<unsigned long long>(t.eaddrnotavail), timewait);
+  if (workers > 1) std::printf("completed per lcore %s\n", per_lcore.c_str());
   std::printf("connect us:  p50 %llu  p90 %llu  p99 %llu  p99.9 %llu  max %llu\n",
               static_cast<unsigned long long>(ch.percentile(0.5)),
               static_cast<unsigned long long>(ch.percentile(0.9)),
@@ -507,11 +633,25 @@ int main(int argc, char** argv) {
         {"per_second", "{\"completed\": " + list(completed_per_s) +
                            ", \"eaddrnotavail\": " + list(eaddrnotavail_per_s) + "}"},
         {"enobufs", u(t.enobufs)},
-        {"timewait_entries", u(stack.timewait_count())},
+        {"timewait_entries", u(timewait)},
+        {"lcores", u(workers)},
+        {"completed_per_lcore", per_lcore},
         {"connect_latency_us", latency_json(ch)},
         {"response_latency_us", latency_json(rh)}};
-    for (const auto& [k, v] : netif.counter_rows()) extra.emplace_back(k, u(v));
-    const std::string json = app::counters_json(stack.counters(), extra) + "\n";
+    std::vector<std::pair<std::string, std::uint64_t>> rows = host->netif(0).counter_rows();
+    for (std::uint16_t w = 1; w < workers; ++w) {
+      const auto more = host->netif(w).counter_rows();
+      for (std::size_t i = 0; i < rows.size() && i < more.size(); ++i) {
+        rows[i].second += more[i].second;
+      }
+    }
+    for (const auto& [k, v] : rows) extra.emplace_back(k, u(v));
+    if (const dpdk::SoftRss* rss = host->soft_rss()) {
+      extra.emplace_back("soft_rss_dispatched", u(rss->stats().dispatched));
+      extra.emplace_back("soft_rss_broadcast", u(rss->stats().broadcast));
+      extra.emplace_back("soft_rss_dropped_full", u(rss->stats().dropped_full));
+    }
+    const std::string json = app::counters_json(counters, extra) + "\n";
     if (!app::write_file(o.stats_json, json, &err)) return fail(err, 1);
   }
   return t.completed > 0 ? 0 : 1;

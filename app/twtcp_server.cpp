@@ -1,10 +1,13 @@
 // twtcp-server: a twtcp Stack on a DPDK port, serving HTTP (a fixed response), echo or
 // discard on one or more TCP ports. With HTTP/1.0 or "Connection: close" the server closes
 // first, so TIME_WAIT is on our side: the policy under test is the server's.
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -27,6 +30,8 @@ constexpr const char* kUsage =
     "usage: twtcp-server [EAL args --] --ip A.B.C.D/LEN --port N [options]\n"
     "A twtcp Stack on a DPDK port (the first one, or --port-id), e.g. with EAL args\n"
     "  --vdev net_tap0,iface=dtap0 --no-huge --no-pci -m 512 --\n"
+    "One Stack per EAL lcore (-l 0,1,...), flows spread by the NIC's RSS or in software;\n"
+    "without EAL args: -l 0 --no-huge --no-pci -m 512 (one lcore).\n"
     "  --ip A.B.C.D/LEN      our address and prefix (ARP answered, ping answered)\n"
     "  --gateway A.B.C.D     next hop for off-link peers\n"
     "  --port N[:MODE]       TCP port to listen on (repeatable); MODE overrides --mode\n"
@@ -363,7 +368,8 @@ class Server {
 int main(int argc, char** argv) {
   const std::string prefix = "--file-prefix=twtcp-server-" + std::to_string(getpid());
   const auto split = dpdk::split_args(
-      argc, argv, {"--no-huge", "--no-pci", "-m", "512", "--log-level", "error", prefix});
+      argc, argv,
+      {"-l", "0", "--no-huge", "--no-pci", "-m", "512", "--log-level", "error", prefix});
   Options o;
   if (const int rc = parse(split.program, o); rc != 0) return rc < 0 ? 0 : rc;
   std::string err;
@@ -372,75 +378,157 @@ int main(int argc, char** argv) {
 
   dpdk::Eal eal(split.eal);
   if (!eal.ok()) return fail(eal.error(), 1);
-  auto host = app::Host::open({o.ip.addr, o.ip.len, o.gateway, o.port_id, o.pcap}, *cfg, &err);
+  // One worker per EAL lcore (-l): each its own Stack, queue pair and server (share
+  // nothing); RSS, in the NIC or in software, keeps each flow on one worker.
+  const auto workers = static_cast<std::uint16_t>(rte_lcore_count());
+  auto host =
+      app::Host::open({o.ip.addr, o.ip.len, o.gateway, o.port_id, o.pcap, workers}, *cfg, &err);
   if (!host) return fail(err, 1);
   dpdk::Port& port = host->port();
   const std::uint16_t port_id = port.id();
-  app::NetIf& netif = host->netif();
-  dpdk::TscClock& clock = host->clock();
-  Stack& stack = host->stack();
-  Server server(o, stack, static_cast<std::size_t>(cfg->max_connections));
-  for (const Listen& l : o.ports) {
-    if (!stack.listen(l.port, server.callbacks(l.mode.value_or(o.mode)))) {
-      return fail("cannot listen on port " + std::to_string(l.port), 1);
+  std::vector<std::unique_ptr<Server>> servers;
+  for (std::uint16_t w = 0; w < workers; ++w) {
+    servers.push_back(std::make_unique<Server>(o, host->stack(w),
+                                               static_cast<std::size_t>(cfg->max_connections)));
+    for (const Listen& l : o.ports) {
+      if (!host->stack(w).listen(l.port, servers[w]->callbacks(l.mode.value_or(o.mode)))) {
+        return fail("cannot listen on port " + std::to_string(l.port), 1);
+      }
     }
   }
-  std::fprintf(stderr, "twtcp-server: %s/%u on port %u (%s), listening on",
-               app::ipv4_str(o.ip.addr).c_str(), o.ip.len, port_id, port.driver().c_str());
+  std::fprintf(stderr, "twtcp-server: %s/%u on port %u (%s", app::ipv4_str(o.ip.addr).c_str(),
+               o.ip.len, port_id, port.driver().c_str());
+  if (workers > 1) {
+    std::fprintf(stderr, ", %u lcores, %s RSS", workers,
+                 port.hardware_rss() ? "hardware" : "software");
+  }
+  std::fprintf(stderr, "), listening on");
   for (const Listen& l : o.ports) std::fprintf(stderr, " %u", l.port);
   std::fprintf(stderr, "\n");
 
-  app::Telemetry telemetry(*cfg);
+  app::Telemetry telemetry(*cfg, workers);
   app::install_stop_signals();
-  const std::uint64_t start = clock.now_us();
+  const std::uint64_t start = host->clock().now_us();
   const std::uint64_t end =
       o.duration_s ? start + std::uint64_t{o.duration_s} * 1'000'000 : UINT64_MAX;
-  std::uint64_t next_line = start + 1'000'000, last_accepted = 0;
-  std::uint64_t now = start;
-  while (!app::stop_requested() && now < end) {
-    now = clock.now_us();
-    netif.poll(stack, now);
-    if (telemetry.due(now)) {
-      auto rows = netif.counter_rows();
-      rows.insert(rows.begin(), {{"accepted", server.accepted()},
-                                 {"requests", server.requests()},
-                                 {"timewait_entries", stack.timewait_count()},
-                                 {"connections_open", stack.connection_count()}});
-      telemetry.publish(stack, now, rows);
+
+  // What each worker shows the main lcore's per-second line (single writer, relaxed).
+  struct Shown {
+    std::atomic<std::uint64_t> accepted{0}, requests{0}, open{0}, timewait{0}, resets{0};
+  };
+  std::vector<Shown> shown(workers);
+  auto run_worker = [&](std::uint16_t w) {
+    dpdk::TscClock clock = host->clock();  // a copy per lcore: now_us() keeps state
+    app::NetIf& netif = host->netif(w);
+    Stack& stack = host->stack(w);
+    const Server& server = *servers[w];
+    std::uint64_t now = clock.now_us(), next_line = start + 1'000'000, last_accepted = 0;
+    while (!app::stop_requested() && now < end) {
+      now = clock.now_us();
+      netif.poll(stack, now);
+      if (telemetry.due(now, w)) {
+        auto rows = netif.counter_rows();
+        rows.insert(rows.begin(), {{"accepted", server.accepted()},
+                                   {"requests", server.requests()},
+                                   {"timewait_entries", stack.timewait_count()},
+                                   {"connections_open", stack.connection_count()}});
+        telemetry.publish(stack, now, rows, w);
+        Shown& me = shown[w];
+        me.accepted.store(server.accepted(), std::memory_order_relaxed);
+        me.requests.store(server.requests(), std::memory_order_relaxed);
+        me.open.store(stack.connection_count(), std::memory_order_relaxed);
+        me.timewait.store(stack.timewait_count(), std::memory_order_relaxed);
+        me.resets.store(stack.counters().OutRsts, std::memory_order_relaxed);
+      }
+      if (w == 0 && !o.quiet && now >= next_line) {
+        next_line += 1'000'000;
+        std::uint64_t acc = 0, req = 0, open = 0, tw = 0, rst = 0;
+        for (const Shown& x : shown) {
+          acc += x.accepted.load(std::memory_order_relaxed);
+          req += x.requests.load(std::memory_order_relaxed);
+          open += x.open.load(std::memory_order_relaxed);
+          tw += x.timewait.load(std::memory_order_relaxed);
+          rst += x.resets.load(std::memory_order_relaxed);
+        }
+        std::fprintf(stderr,
+                     "%6.1fs accepted/s %llu  open %llu  TIME_WAIT %llu  requests %llu  resets "
+                     "%llu\n",
+                     static_cast<double>(now - start) / 1e6,
+                     static_cast<unsigned long long>(acc - last_accepted),
+                     static_cast<unsigned long long>(open), static_cast<unsigned long long>(tw),
+                     static_cast<unsigned long long>(req), static_cast<unsigned long long>(rst));
+        last_accepted = acc;
+      }
     }
-    if (!o.quiet && now >= next_line) {
-      next_line += 1'000'000;
-      const StackCounters c = stack.counters();
-      std::fprintf(stderr,
-                   "%6.1fs accepted/s %llu  open %zu  TIME_WAIT %zu  requests %llu  resets %llu\n",
-                   static_cast<double>(now - start) / 1e6,
-                   static_cast<unsigned long long>(server.accepted() - last_accepted),
-                   stack.connection_count(), stack.timewait_count(),
-                   static_cast<unsigned long long>(server.requests()),
-                   static_cast<unsigned long long>(c.OutRsts));
-      last_accepted = server.accepted();
-    }
+  };
+  struct Launch {
+    decltype(run_worker)* run;
+    std::uint16_t w;
+  };
+  std::vector<Launch> launches(workers);
+  std::uint16_t w = 1;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    launches[w] = {&run_worker, w};
+    rte_eal_remote_launch(
+        [](void* arg) {
+          auto* l = static_cast<Launch*>(arg);
+          (*l->run)(l->w);
+          return 0;
+        },
+        &launches[w], lcore);
+    ++w;
   }
-  const StackCounters c = stack.counters();
-  const auto& nc = netif.neighbors().counters();
+  run_worker(0);
+  rte_eal_mp_wait_lcore();
+
+  StackCounters c;
+  std::uint64_t accepted = 0, requests = 0, closed = 0, abnormal = 0, pings = 0;
+  std::size_t timewait = 0, open = 0;
+  std::string per_lcore = "[";
+  for (std::uint16_t k = 0; k < workers; ++k) {
+    c += host->stack(k).counters();
+    accepted += servers[k]->accepted();
+    requests += servers[k]->requests();
+    closed += servers[k]->closed();
+    abnormal += servers[k]->abnormal();
+    timewait += host->stack(k).timewait_count();
+    open += host->stack(k).connection_count();
+    pings += host->netif(k).neighbors().counters().icmp_echo_replies;
+    per_lcore += (k ? ", " : "") + std::to_string(servers[k]->accepted());
+  }
+  per_lcore += "]";
   std::fprintf(stderr,
                "twtcp-server: accepted %llu, requests %llu, closed %llu (%llu abnormally), "
                "TIME_WAIT %zu, PassiveOpens %llu, TW %llu, pings %llu\n",
-               static_cast<unsigned long long>(server.accepted()),
-               static_cast<unsigned long long>(server.requests()),
-               static_cast<unsigned long long>(server.closed()),
-               static_cast<unsigned long long>(server.abnormal()), stack.timewait_count(),
-               static_cast<unsigned long long>(c.PassiveOpens),
-               static_cast<unsigned long long>(c.TW),
-               static_cast<unsigned long long>(nc.icmp_echo_replies));
+               static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(requests),
+               static_cast<unsigned long long>(closed), static_cast<unsigned long long>(abnormal),
+               timewait, static_cast<unsigned long long>(c.PassiveOpens),
+               static_cast<unsigned long long>(c.TW), static_cast<unsigned long long>(pings));
+  if (workers > 1) {
+    std::fprintf(stderr, "twtcp-server: accepted per lcore %s\n", per_lcore.c_str());
+  }
   if (!o.stats_json.empty()) {
     auto u = [](std::uint64_t v) { return std::to_string(v); };
-    std::vector<std::pair<std::string, std::string>> extra = {
-        {"accepted", u(server.accepted())},
-        {"requests", u(server.requests())},
-        {"timewait_entries", u(stack.timewait_count())},
-        {"connections_open", u(stack.connection_count())}};
-    for (const auto& [k, v] : netif.counter_rows()) extra.emplace_back(k, u(v));
+    std::vector<std::pair<std::string, std::string>> extra = {{"accepted", u(accepted)},
+                                                              {"requests", u(requests)},
+                                                              {"timewait_entries", u(timewait)},
+                                                              {"connections_open", u(open)},
+                                                              {"lcores", u(workers)},
+                                                              {"accepted_per_lcore", per_lcore}};
+    // Port and ARP counters, summed over the workers.
+    std::vector<std::pair<std::string, std::uint64_t>> rows = host->netif(0).counter_rows();
+    for (std::uint16_t k = 1; k < workers; ++k) {
+      const auto more = host->netif(k).counter_rows();
+      for (std::size_t i = 0; i < rows.size() && i < more.size(); ++i)
+        rows[i].second += more[i].second;
+    }
+    for (const auto& [k, v] : rows) extra.emplace_back(k, u(v));
+    if (const dpdk::SoftRss* rss = host->soft_rss()) {
+      extra.emplace_back("soft_rss_dispatched", u(rss->stats().dispatched));
+      extra.emplace_back("soft_rss_broadcast", u(rss->stats().broadcast));
+      extra.emplace_back("soft_rss_dropped_full", u(rss->stats().dropped_full));
+    }
     const std::string json = app::counters_json(c, extra) + "\n";
     if (!app::write_file(o.stats_json, json, &err)) return fail(err, 1);
   }

@@ -22,6 +22,16 @@ class Histogram {
     if (count_ == 1 || v < min_) min_ = v;
     sum_ += v;
   }
+  // Adds another histogram's samples (the lcores' histograms make the run's).
+  void merge(const Histogram& o) noexcept {
+    for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += o.buckets_[i];
+    if (o.count_ != 0) {
+      min_ = count_ == 0 ? o.min_ : (o.min_ < min_ ? o.min_ : min_);
+      if (o.max_ > max_) max_ = o.max_;
+    }
+    count_ += o.count_;
+    sum_ += o.sum_;
+  }
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
   [[nodiscard]] std::uint64_t max() const noexcept { return max_; }
   [[nodiscard]] std::uint64_t min() const noexcept { return count_ ? min_ : 0; }

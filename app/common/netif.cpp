@@ -113,8 +113,9 @@ class PcapWriter {
   unsigned n_ = 0;
 };
 
-NetIf::NetIf(dpdk::Port& port, const neigh::NeighborConfig& ncfg)
-    : port_(port), sink_(port), neigh_(ncfg, tap_) {
+NetIf::NetIf(dpdk::Port& port, const neigh::NeighborConfig& ncfg, std::uint16_t worker,
+             dpdk::SoftRss* soft_rss)
+    : port_(port), worker_(worker), soft_rss_(soft_rss), sink_(port, worker), neigh_(ncfg, tap_) {
   tap_.self = this;
 }
 
@@ -151,7 +152,20 @@ void NetIf::TxTap::tx_commit(std::size_t len) {
 
 unsigned NetIf::poll(Stack& stack, std::uint64_t now_us) {
   std::array<rte_mbuf*, dpdk::kMaxBurst> rx;
-  const std::uint16_t n = rte_eth_rx_burst(port_.id(), 0, rx.data(), port_.burst());
+  std::uint16_t n = 0;
+  if (port_.hardware_rss() || soft_rss_ == nullptr) {
+    n = rte_eth_rx_burst(port_.id(), port_.hardware_rss() ? worker_ : 0, rx.data(), port_.burst());
+  } else if (worker_ == 0) {
+    // No RSS in the device: read its RX queues in turn (one burst per poll) and hand the
+    // other workers their frames.
+    std::array<rte_mbuf*, dpdk::kMaxBurst> burst;
+    const std::uint16_t q = next_rx_queue_;
+    next_rx_queue_ = static_cast<std::uint16_t>((q + 1) % port_.rx_queues());
+    const std::uint16_t got = rte_eth_rx_burst(port_.id(), q, burst.data(), port_.burst());
+    n = static_cast<std::uint16_t>(soft_rss_->dispatch(burst.data(), got, 0, rx.data()));
+  } else {
+    n = static_cast<std::uint16_t>(soft_rss_->receive(worker_, rx.data(), port_.burst()));
+  }
   for (std::uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = rx[i];
     ++stats_.rx_frames;
@@ -193,11 +207,24 @@ std::unique_ptr<Host> Host::open(const HostOptions& o, const Config& cfg, std::s
     *error = "--port-id " + std::to_string(port_id) + ": no such DPDK port";
     return nullptr;
   }
+  const std::uint16_t workers = std::max<std::uint16_t>(o.workers, 1);
+  if (workers > 1 && !o.pcap.empty()) {
+    *error =
+        "--pcap takes one lcore (rte_pcapng writes from one thread); drop it or use -l with one "
+        "lcore";
+    return nullptr;
+  }
   auto h = std::unique_ptr<Host>(new Host);
   dpdk::PortOptions po;
   po.checksum_offload = cfg.checksum_offload == ChecksumOffload::kAuto;
+  po.queues = workers;
   h->port_ = dpdk::Port::open(port_id, po, error);
   if (!h->port_) return nullptr;
+  if (workers > 1 && !h->port_->hardware_rss()) {
+    h->soft_rss_ =
+        dpdk::SoftRss::create("twtcp_srss" + std::to_string(port_id), workers, 4096, error);
+    if (!h->soft_rss_) return nullptr;
+  }
   neigh::NeighborConfig ncfg;
   ncfg.addr = o.addr;
   ncfg.prefix_len = o.prefix_len;
@@ -206,12 +233,24 @@ std::unique_ptr<Host> Host::open(const HostOptions& o, const Config& cfg, std::s
   ncfg.max_entries = static_cast<std::size_t>(cfg.neigh_table_size);
   ncfg.max_pending_per_entry = static_cast<std::size_t>(cfg.neigh_unres_qlen);
   ncfg.max_pending = std::max<std::size_t>(256, ncfg.max_pending_per_entry * 4);
-  h->netif_ = std::make_unique<NetIf>(*h->port_, ncfg);
-  if (!o.pcap.empty() && !h->netif_->open_pcap(o.pcap, error)) return nullptr;
   Identity id;
   id.addr = o.addr;
   id.mac = h->port_->mac();
-  h->stack_ = std::make_unique<Stack>(cfg, id, h->netif_->stack_sink(), h->clock_.now_us());
+  for (std::uint16_t w = 0; w < workers; ++w) {
+    h->netifs_.push_back(std::make_unique<NetIf>(*h->port_, ncfg, w, h->soft_rss_.get()));
+    if (w == 0 && !o.pcap.empty() && !h->netifs_[0]->open_pcap(o.pcap, error)) return nullptr;
+    h->stacks_.push_back(
+        std::make_unique<Stack>(cfg, id, h->netifs_[w]->stack_sink(), h->clock_.now_us()));
+    if (workers > 1) {
+      const flow::RssSteering steering =
+          h->port_->hardware_rss() ? flow::RssSteering(flow::kSymmetricRssKey, h->port_->reta(), w)
+                                   : h->soft_rss_->steering(w);
+      h->stacks_[w]->steer_connects(
+          [steering](std::uint32_t la, std::uint16_t lp, std::uint32_t ra, std::uint16_t rp) {
+            return steering.ours(flow::FlowKeyV4{la, ra, lp, rp});
+          });
+    }
+  }
   return h;
 }
 

@@ -13,6 +13,7 @@
 #include "dpdk/clock.hpp"
 #include "dpdk/datapath.hpp"
 #include "dpdk/port.hpp"
+#include "dpdk/soft_rss.hpp"
 #include "neigh/neighbors.hpp"
 #include "twtcp/config.hpp"
 #include "twtcp/stack.hpp"
@@ -31,7 +32,11 @@ struct NetIfStats {
 
 class NetIf {
  public:
-  NetIf(dpdk::Port& port, const neigh::NeighborConfig& ncfg);
+  // Worker `worker` of the port: its TX queue, and its RX queue where the port has hardware
+  // RSS; otherwise worker 0 reads the one RX queue and `soft_rss` (needed with several
+  // workers) hands the others their frames.
+  NetIf(dpdk::Port& port, const neigh::NeighborConfig& ncfg, std::uint16_t worker = 0,
+        dpdk::SoftRss* soft_rss = nullptr);
   ~NetIf();
   NetIf(const NetIf&) = delete;
   NetIf& operator=(const NetIf&) = delete;
@@ -71,6 +76,9 @@ class NetIf {
   void capture_tx(std::span<const std::uint8_t> f);
 
   dpdk::Port& port_;
+  std::uint16_t worker_ = 0;
+  dpdk::SoftRss* soft_rss_ = nullptr;
+  std::uint16_t next_rx_queue_ = 0;  // software RSS: the device queue worker 0 reads next
   dpdk::MbufTxSink sink_;
   TxTap tap_;
   neigh::Neighbors neigh_;
@@ -87,6 +95,7 @@ struct HostOptions {
   std::uint32_t gateway = 0;
   std::uint16_t port_id = UINT16_MAX;  // UINT16_MAX: the first port
   std::string pcap;                    // empty: no capture
+  std::uint16_t workers = 1;           // lcores, each with its own Stack (share nothing)
 };
 
 class Host {
@@ -95,17 +104,25 @@ class Host {
   static std::unique_ptr<Host> open(const HostOptions& o, const Config& cfg, std::string* error);
 
   [[nodiscard]] dpdk::Port& port() noexcept { return *port_; }
-  [[nodiscard]] NetIf& netif() noexcept { return *netif_; }
-  [[nodiscard]] Stack& stack() noexcept { return *stack_; }
+  [[nodiscard]] std::uint16_t workers() const noexcept {
+    return static_cast<std::uint16_t>(stacks_.size());
+  }
+  // Worker w's interface and Stack; w = 0 runs on the main lcore and owns ARP answers and
+  // ping. A Stack is used from its worker's lcore only.
+  [[nodiscard]] NetIf& netif(std::uint16_t w = 0) noexcept { return *netifs_[w]; }
+  [[nodiscard]] Stack& stack(std::uint16_t w = 0) noexcept { return *stacks_[w]; }
   [[nodiscard]] dpdk::TscClock& clock() noexcept { return clock_; }
+  // Non-null when the port has no usable RSS and worker 0 spreads frames in software.
+  [[nodiscard]] const dpdk::SoftRss* soft_rss() const noexcept { return soft_rss_.get(); }
 
  private:
   Host() = default;
   // Destroyed in reverse: the Stack before the NetIf it sends through, before the port.
   std::unique_ptr<dpdk::Port> port_;
-  std::unique_ptr<NetIf> netif_;
+  std::unique_ptr<dpdk::SoftRss> soft_rss_;
+  std::vector<std::unique_ptr<NetIf>> netifs_;
   dpdk::TscClock clock_;
-  std::unique_ptr<Stack> stack_;
+  std::vector<std::unique_ptr<Stack>> stacks_;
 };
 
 }  // namespace twtcp::app

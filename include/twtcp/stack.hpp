@@ -152,6 +152,8 @@ struct StackCounters {
   // Calls fn("Tcp", "ActiveOpens", value) for every counter, in declaration order (for JSON).
   void for_each(const std::function<void(std::string_view group, std::string_view name,
                                          std::uint64_t)>& fn) const;
+  // Adds every counter of `o` (the Stacks of several lcores make one host's figures).
+  StackCounters& operator+=(const StackCounters& o) noexcept;
   // The value of a counter by its nstat name ("TWRecycled"), or -1 if there is none.
   [[nodiscard]] std::int64_t get(std::string_view name) const;
 };
@@ -188,6 +190,13 @@ class Stack {
   // nothing else is touched then.
   ConnectResult connect(std::uint32_t remote_addr, std::uint16_t remote_port,
                         ConnectOptions options = {});
+  // With one Stack per lcore on a multi-queue port: connect() uses only 4-tuples for which
+  // `steering(local_addr, local_port, remote_addr, remote_port)` is true (those whose answers
+  // the NIC's or the software RSS sends to this Stack's queue), for searched and explicit
+  // ports alike; an explicit port that fails it gets kEaddrnotavail. Empty: all tuples.
+  using ConnectSteering =
+      std::function<bool(std::uint32_t, std::uint16_t, std::uint32_t, std::uint16_t)>;
+  void steer_connects(ConnectSteering steering);
 
   // Queues bytes for sending; returns how many fit (0 for a dead id or a closed write side).
   std::size_t send(ConnId id, std::span<const std::uint8_t> data);

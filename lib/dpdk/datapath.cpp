@@ -77,7 +77,7 @@ void MbufTxSink::tx_commit(std::size_t len) {
 
 void MbufTxSink::flush() noexcept {
   if (queued_ == 0) return;
-  const std::uint16_t sent = rte_eth_tx_burst(port_.id(), 0, batch_.data(), queued_);
+  const std::uint16_t sent = rte_eth_tx_burst(port_.id(), queue_, batch_.data(), queued_);
   ++stats_.tx_bursts;
   stats_.tx_frames += sent;
   if (sent < queued_) {

@@ -36,7 +36,9 @@ struct DatapathStats {
 // Allocates nothing on the heap.
 class MbufTxSink final : public TxSink {
  public:
-  explicit MbufTxSink(Port& port) : port_(port), csum_(port.tx_checksum_offloads()) {}
+  // Sends on TX queue `queue` of the port (one per worker lcore).
+  explicit MbufTxSink(Port& port, std::uint16_t queue = 0)
+      : port_(port), queue_(queue), csum_(port.tx_checksum_offloads()) {}
   ~MbufTxSink() override;  // frees what was never flushed
   MbufTxSink(const MbufTxSink&) = delete;
   MbufTxSink& operator=(const MbufTxSink&) = delete;
@@ -54,6 +56,7 @@ class MbufTxSink final : public TxSink {
   friend class Datapath;
   void enqueue(rte_mbuf* m, std::uint16_t len) noexcept;
   Port& port_;
+  std::uint16_t queue_ = 0;
   const ChecksumOffloads csum_;
   // Lent by tx_begin(); kept after an abandoned frame so the next tx_begin() reuses it.
   rte_mbuf* open_ = nullptr;

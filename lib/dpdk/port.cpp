@@ -9,6 +9,10 @@
 #include <rte_ring.h>
 
 #include <algorithm>
+#include <array>
+#include <vector>
+
+#include "flow/rss.hpp"
 
 namespace twtcp::dpdk {
 
@@ -59,12 +63,41 @@ std::unique_ptr<Port> Port::open(std::uint16_t port_id, const PortOptions& optio
     p->rx_csum_ = p->rx_offered_;
   }
 
-  rte_eth_conf conf{};  // no RSS: one queue pair
+  // Queues: a TX queue per worker; RX queues per worker only where the device can spread
+  // flows over them in a way we can predict (RSS over IPv4/TCP with a RETA we can write),
+  // since each worker's connect() must pick ports whose answers come back to it.
+  const std::uint16_t queues = std::max<std::uint16_t>(options.queues, 1);
+  if (queues > info.max_tx_queues) {
+    if (error != nullptr) {
+      *error = pname + " (" + p->driver_ + "): " + std::to_string(queues) +
+               " lcores need as many TX queues, the device has " +
+               std::to_string(info.max_tx_queues);
+    }
+    return nullptr;
+  }
+  const std::uint64_t rss_hf = info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+  const bool hw_rss =
+      queues > 1 && rss_hf != 0 && info.reta_size > 0 && info.max_rx_queues >= queues &&
+      (info.hash_key_size == 0 || info.hash_key_size == flow::kSymmetricRssKey.size());
+  p->tx_queues_ = queues;
+  // Without RSS there are still as many RX queues as TX queues where the device allows it
+  // (net_tap insists on it, and the kernel then spreads flows over them by its own hash):
+  // worker 0 reads them all and spreads frames in software.
+  p->rx_queues_ = hw_rss || info.max_rx_queues >= queues ? queues : 1;
+  std::array<std::uint8_t, flow::kSymmetricRssKey.size()> rss_key = flow::kSymmetricRssKey;
+
+  rte_eth_conf conf{};
+  if (hw_rss) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_key = rss_key.data();
+    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(rss_key.size());
+    conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+  }
   if (p->tx_csum_.ipv4) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
   if (p->tx_csum_.tcp) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
   if (p->rx_csum_.ipv4) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
   if (p->rx_csum_.tcp) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
-  if (int rc = rte_eth_dev_configure(port_id, 1, 1, &conf); rc != 0) {
+  if (int rc = rte_eth_dev_configure(port_id, p->rx_queues_, p->tx_queues_, &conf); rc != 0) {
     fail(error, pname + ": rte_eth_dev_configure", rc);
     return nullptr;
   }
@@ -75,8 +108,13 @@ std::unique_ptr<Port> Port::open(std::uint16_t port_id, const PortOptions& optio
   }
   p->rx_desc_ = rxd;
   p->tx_desc_ = txd;
-  p->mbufs_ = options.mbufs != 0 ? options.mbufs
-                                 : mbufs_needed(rxd, txd, options.burst, options.mbuf_cache);
+  p->mbufs_ =
+      options.mbufs != 0
+          ? options.mbufs
+          : mbufs_needed(
+                static_cast<std::uint16_t>(std::min<unsigned>(rxd * p->rx_queues_, UINT16_MAX)),
+                static_cast<std::uint16_t>(std::min<unsigned>(txd * p->tx_queues_, UINT16_MAX)),
+                options.burst, options.mbuf_cache);
 
   const int socket = rte_eth_dev_socket_id(port_id);
   const unsigned pool_socket = socket < 0 ? SOCKET_ID_ANY : static_cast<unsigned>(socket);
@@ -91,19 +129,40 @@ std::unique_ptr<Port> Port::open(std::uint16_t port_id, const PortOptions& optio
   }
   p->max_frame_ = static_cast<std::uint16_t>(RTE_MBUF_DEFAULT_BUF_SIZE - RTE_PKTMBUF_HEADROOM);
 
-  if (int rc = rte_eth_rx_queue_setup(port_id, 0, rxd, pool_socket, nullptr, p->pool_); rc != 0) {
-    fail(error, pname + ": rte_eth_rx_queue_setup", rc);
-    return nullptr;  // ~Port closes the device and frees the pool
+  for (std::uint16_t q = 0; q < p->rx_queues_; ++q) {
+    if (int rc = rte_eth_rx_queue_setup(port_id, q, rxd, pool_socket, nullptr, p->pool_); rc != 0) {
+      fail(error, pname + ": rte_eth_rx_queue_setup", rc);
+      return nullptr;  // ~Port closes the device and frees the pool
+    }
   }
-  if (int rc = rte_eth_tx_queue_setup(port_id, 0, txd, pool_socket, nullptr); rc != 0) {
-    fail(error, pname + ": rte_eth_tx_queue_setup", rc);
-    return nullptr;
+  for (std::uint16_t q = 0; q < p->tx_queues_; ++q) {
+    if (int rc = rte_eth_tx_queue_setup(port_id, q, txd, pool_socket, nullptr); rc != 0) {
+      fail(error, pname + ": rte_eth_tx_queue_setup", rc);
+      return nullptr;
+    }
   }
   if (int rc = rte_eth_dev_start(port_id); rc != 0) {
     fail(error, pname + ": rte_eth_dev_start", rc);
     return nullptr;
   }
   p->started_ = true;
+  if (hw_rss) {
+    // Write the RETA ourselves (round robin over the workers) so that the table software
+    // steering computes with is the device's.
+    std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                               RTE_ETH_RETA_GROUP_SIZE);
+    p->reta_.resize(info.reta_size);
+    for (std::uint16_t i = 0; i < info.reta_size; ++i) {
+      p->reta_[i] = static_cast<std::uint16_t>(i % queues);
+      auto& group = reta[i / RTE_ETH_RETA_GROUP_SIZE];
+      group.mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+      group.reta[i % RTE_ETH_RETA_GROUP_SIZE] = p->reta_[i];
+    }
+    if (int rc = rte_eth_dev_rss_reta_update(port_id, reta.data(), info.reta_size); rc != 0) {
+      fail(error, pname + ": rte_eth_dev_rss_reta_update", rc);
+      return nullptr;
+    }
+  }
   rte_ether_addr mac{};
   if (rte_eth_macaddr_get(port_id, &mac) == 0) {
     std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), p->mac_.begin());

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "twtcp/stack.hpp"
 
@@ -27,6 +28,11 @@ struct PortOptions {
   // Use the IPv4/TCP checksum offloads the device offers (twtcp.checksum_offload = auto);
   // false: none, the Stack computes and verifies every checksum (= off).
   bool checksum_offload = true;
+  // Workers (lcores) sharing the port, each with its own TX queue. Where the device has RSS
+  // with a redirection table, each also gets an RX queue and the device spreads flows with
+  // the symmetric key; otherwise one lcore reads every RX queue and lib/dpdk/soft_rss
+  // spreads the frames in software.
+  std::uint16_t queues = 1;
 };
 
 // Pool size for a port: a full RX ring (the NIC holds those mbufs), a full TX ring (sent but
@@ -55,6 +61,12 @@ class Port {
   [[nodiscard]] std::uint16_t rx_descriptors() const noexcept { return rx_desc_; }
   [[nodiscard]] std::uint16_t tx_descriptors() const noexcept { return tx_desc_; }
   [[nodiscard]] std::uint32_t mbufs() const noexcept { return mbufs_; }
+  [[nodiscard]] std::uint16_t tx_queues() const noexcept { return tx_queues_; }
+  [[nodiscard]] std::uint16_t rx_queues() const noexcept { return rx_queues_; }
+  // True when the device spreads flows over rx_queues() itself (symmetric Toeplitz key, the
+  // round-robin RETA in reta()); the steering of queue q is then RssSteering(key, reta, q).
+  [[nodiscard]] bool hardware_rss() const noexcept { return !reta_.empty(); }
+  [[nodiscard]] const std::vector<std::uint16_t>& reta() const noexcept { return reta_; }
   // Room for one frame in one mbuf segment (the TX sink drops larger frames).
   [[nodiscard]] std::uint16_t max_frame() const noexcept { return max_frame_; }
   // Checksums the device offers to compute on TX / verify on RX (rte_eth_dev_info), and
@@ -72,6 +84,8 @@ class Port {
   std::array<std::uint8_t, 6> mac_{};
   std::string driver_;
   std::uint16_t rx_desc_ = 0, tx_desc_ = 0;
+  std::uint16_t rx_queues_ = 1, tx_queues_ = 1;
+  std::vector<std::uint16_t> reta_;
   std::uint32_t mbufs_ = 0;
   std::uint16_t max_frame_ = 0;
   ChecksumOffloads tx_offered_, rx_offered_, tx_csum_, rx_csum_;

@@ -176,6 +176,11 @@ void StackCounters::for_each(
   for (const CounterRow& r : kCounterRows) fn(r.group, r.name, this->*r.field);
 }
 
+StackCounters& StackCounters::operator+=(const StackCounters& o) noexcept {
+  for (const CounterRow& r : kCounterRows) this->*r.field += o.*r.field;
+  return *this;
+}
+
 std::int64_t StackCounters::get(std::string_view name) const {
   for (const CounterRow& r : kCounterRows) {
     if (r.name == name) return static_cast<std::int64_t>(this->*r.field);
@@ -886,6 +891,12 @@ struct Stack::Impl {
   ConnectResult connect(std::uint32_t raddr, std::uint16_t rport, ConnectOptions& o) {
     if (raddr == 0 || rport == 0) return {0, kEinval};
     auto probe = [&](const FlowKey& k, bool explicit_port) {
+      // Several lcores on one port: a tuple whose answers RSS sends to another lcore's
+      // queue is not ours to use.
+      if (connect_steering &&
+          !connect_steering(k.local_addr, k.local_port, k.remote_addr, k.remote_port)) {
+        return ports::TupleState::kBusy;
+      }
       auto* h = table.find(k);
       if (h == nullptr) return ports::TupleState::kFree;
       if (h->kind == flow::EntryKind::kTimeWait &&
@@ -934,6 +945,7 @@ struct Stack::Impl {
 
   Config cfg;
   Identity id;
+  Stack::ConnectSteering connect_steering;  // empty: every tuple is ours
   TxSink& tx;
   tcp::Params params;
   // tcp_challenge_ack_limit, shared by every connection (params points at it).
@@ -978,6 +990,10 @@ void Stack::input(std::span<const std::uint8_t> frame, std::uint64_t now_us, RxC
   impl_->now = std::max(impl_->now, now_us);
   impl_->reader.quiescent();
   impl_->input(frame, checked);
+}
+
+void Stack::steer_connects(ConnectSteering steering) {
+  impl_->connect_steering = std::move(steering);
 }
 
 void Stack::advance(std::uint64_t now_us) {

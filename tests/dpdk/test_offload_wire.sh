@@ -47,7 +47,7 @@ counter() {
 for mode in auto off; do
   ip netns del "$ns" 2>/dev/null
   ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: netns"; exit 1; }
-  "$server_bin" --vdev net_tap0,iface=$tap --no-huge --no-pci -m 512 --log-level error \
+  "$server_bin" --vdev net_tap0,iface=$tap -l 0 --no-huge --no-pci -m 512 --log-level error \
     --file-prefix "$tap" -- --ip 198.18.6.1/24 --port 80 --duration 20 \
     --set twtcp.checksum_offload=$mode --stats-json "$work/$mode.json" \
     --pcap "$work/$mode.pcapng" --quiet >"$work/$mode.log" 2>&1 &

@@ -41,7 +41,7 @@ wait_for() {
 attach() {
   ip link set "$1" netns "$ns" && ip -n "$ns" addr add "$2/24" dev "$1" && ip -n "$ns" link set "$1" up
 }
-eal() { echo "--vdev net_tap0,iface=$1 --no-huge --no-pci -m 512 --log-level error --file-prefix $1"; }
+eal() { echo "--vdev net_tap0,iface=$1 -l 0 --no-huge --no-pci -m 512 --log-level error --file-prefix $1"; }
 
 # ---- twtcp-server, Linux clients ----
 "$server_bin" $(eal "$tap_s") -- --ip 198.18.0.1/24 --port 80 --port 7:echo --duration 40 \

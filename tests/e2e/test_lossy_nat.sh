@@ -34,7 +34,7 @@ ip -n "$cli" link set "vc$id" up
 ip -n "$cli" route add default via 198.18.1.1
 ip netns exec "$nat" sysctl -qw net.ipv4.ip_forward=1
 
-"$server_bin" --vdev "net_tap0,iface=$tap" --no-huge --no-pci -m 512 --log-level error \
+"$server_bin" --vdev "net_tap0,iface=$tap" -l 0 --no-huge --no-pci -m 512 --log-level error \
   --file-prefix "$tap" -- --ip 198.18.0.1/24 --port 7:echo --duration 280 --quiet \
   --stats-json "$work/server.json" >"$work/server.log" 2>&1 &
 spid=$!

@@ -85,7 +85,7 @@ for t in tshark tcpdump curl dpdk-telemetry.py; do
 done
 t0=$(date +%s)
 eal() {  # PREFIX VDEV
-  echo "--vdev $2 --no-huge --no-pci -m 512 --log-level error --file-prefix $1"
+  echo "--vdev $2 -l 0 --no-huge --no-pci -m 512 --log-level error --file-prefix $1"
 }
 wait_for() {  # FILE PATTERN [PID]
   for _ in $(seq 100); do

@@ -89,7 +89,7 @@ run() {
   shift 2
   local before
   before=$(wc -l <"$work/served.log")
-  "$client_bin" --vdev "net_tap0,iface=$tap" --no-huge --no-pci -m 512 --log-level error \
+  "$client_bin" --vdev "net_tap0,iface=$tap" -l 0 --no-huge --no-pci -m 512 --log-level error \
     --file-prefix "$tap" -- --ip 198.18.0.2/24 --target 198.18.0.1:8080 \
     --config "$src/configs/$conf.conf" --set 'net.ipv4.ip_local_port_range=50000 50009' "$@" \
     --rate 0 --concurrency 1 --duration 5 --close client --stats-json "$work/$name.json" \

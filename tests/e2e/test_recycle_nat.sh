@@ -39,7 +39,7 @@ ip netns exec "$nat" sysctl -qw net.ipv4.ip_forward=1
 # "OK FAILED PAWSPassive".
 run() {
   local preset=$1
-  "$server_bin" --vdev "net_tap0,iface=$tap" --no-huge --no-pci -m 512 --log-level error \
+  "$server_bin" --vdev "net_tap0,iface=$tap" -l 0 --no-huge --no-pci -m 512 --log-level error \
     --file-prefix "$tap" -- --ip 198.18.0.1/24 --port 80 --config "$src/configs/$preset.conf" \
     --duration 120 --quiet --stats-json "$work/$preset.json" >"$work/$preset.log" 2>&1 &
   spid=$!

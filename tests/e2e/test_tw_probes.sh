@@ -101,7 +101,7 @@ wait_for "$work/httpd.log" listening || fail "Linux HTTP server"
 t_start=$(date +%s)
 for r in 0 1; do
   ip netns exec "$lx" sysctl -qw net.ipv4.tcp_rfc1337=$r || fail sysctl
-  "$server_bin" --vdev "net_tap0,iface=$tap" --no-huge --no-pci -m 512 --log-level error \
+  "$server_bin" --vdev "net_tap0,iface=$tap" -l 0 --no-huge --no-pci -m 512 --log-level error \
     --file-prefix "$tap" -- --ip 198.18.0.1/24 --port 80 --config "$src/configs/linux-6.conf" \
     --set net.ipv4.tcp_rfc1337=$r ${TWTCP_SET:+--set "$TWTCP_SET"} --duration 60 --quiet \
     --stats-json "$work/twtcp$r.json" >"$work/server$r.log" 2>&1 &

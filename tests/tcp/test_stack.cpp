@@ -298,6 +298,31 @@ TEST(Stack, R1_TenPortsWithoutReuseThenEaddrnotavail) {
   EXPECT_EQ(n.client.counters().TWRecycled, 0u);
 }
 
+TEST(Stack, SteeredConnectsUseOnlyTheTuplesTheSteeringClaims) {
+  // What a Stack on one lcore of several sees: only the ports whose answers come back to its
+  // queue. Here: even ports, 5 of the 10; then EADDRNOTAVAIL, and an explicit odd one too.
+  Net n(ten_ports(0), small());
+  HttpServer srv(n.server, false);
+  n.client.steer_connects([](std::uint32_t, std::uint16_t lport, std::uint32_t, std::uint16_t) {
+    return lport % 2 == 0;
+  });
+  std::vector<std::uint16_t> used;
+  for (int i = 0; i < 5; ++i) {
+    const Exchange ex = http_get(n, true);
+    ASSERT_EQ(ex.error, 0) << i;
+    used.push_back(ex.port);
+  }
+  for (std::uint16_t p : used) EXPECT_EQ(p % 2, 0) << p;
+  std::sort(used.begin(), used.end());
+  EXPECT_EQ(std::unique(used.begin(), used.end()), used.end());
+  EXPECT_EQ(n.client.connect(kServerAddr, 80).error, 99);
+  ConnectOptions odd;
+  odd.local_port = 40001;
+  EXPECT_EQ(n.client.connect(kServerAddr, 80, odd).error, 99);
+  n.client.steer_connects({});
+  EXPECT_TRUE(n.client.connect(kServerAddr, 80).ok());  // the odd ports are free
+}
+
 TEST(Stack, R2_R14_ReuseAfterDelayInheritsSndNxtPlus65537) {
   Net n(ten_ports(1), small());
   HttpServer srv(n.server, false);
