@@ -562,7 +562,6 @@ struct Stack::Impl {
 
   // ---- input paths ----
   void on_timewait_segment(TwEntry& t, const wire::SegmentView& v) {
-    ++ctr.InSegs;
     tw::TwSegment s;
     s.seq = v.seq;
     s.ack = v.ack;
@@ -584,11 +583,12 @@ struct Stack::Impl {
         bump(vd.counters);
         const Listener copy = *l;
         kill_tw(t);
-        passive_open(v, copy, vd.isn, /*via_timewait=*/true);
+        passive_open(v, copy, vd.isn, /*via_timewait=*/true);  // counts InSegs on every path
         return;
       }
       vd = tw::timewait_syn_without_listener(vd);
     }
+    ++ctr.InSegs;
     bump(vd.counters);
     switch (vd.action) {
       case tw::TwAction::kDrop:
