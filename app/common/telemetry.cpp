@@ -143,20 +143,20 @@ Telemetry::Snapshot Telemetry::merged() const {
     } else {
       // Same code publishes every slot, so groups and rows come in the same order; a row
       // missing from the first slot is appended.
-      for (const auto& [group, rows] : s.groups) {
+      for (const auto& group : s.groups) {
         auto g = std::find_if(out.groups.begin(), out.groups.end(),
-                              [&](const auto& x) { return x.first == group; });
+                              [&](const auto& x) { return x.first == group.first; });
         if (g == out.groups.end()) {
-          out.groups.emplace_back(group, rows);
+          out.groups.push_back(group);
           continue;
         }
-        for (const auto& [name, v] : rows) {
+        for (const auto& row : group.second) {
           auto r = std::find_if(g->second.begin(), g->second.end(),
-                                [&](const auto& x) { return x.first == name; });
+                                [&](const auto& x) { return x.first == row.first; });
           if (r == g->second.end()) {
-            g->second.emplace_back(name, v);
+            g->second.push_back(row);
           } else {
-            r->second += v;
+            r->second += row.second;
           }
         }
       }
