@@ -1,7 +1,6 @@
 // twtcp-client: a load generator of short connections on a twtcp Stack over a DPDK port:
 // connect, send a request, read the response, close; with concurrency, a rate, a count or a
 // duration, and a choice of who closes first (so TIME_WAIT lands on the side under test).
-#include <rte_launch.h>
 #include <rte_lcore.h>
 #include <unistd.h>
 
@@ -552,26 +551,7 @@ int main(int argc, char** argv) {
       netif.poll(stack, clock.now_us());
     }
   };
-  struct Launch {
-    decltype(run_worker)* run;
-    std::uint16_t w;
-  };
-  std::vector<Launch> launches(workers);
-  std::uint16_t next_worker = 1;
-  unsigned lcore = 0;
-  RTE_LCORE_FOREACH_WORKER(lcore) {
-    launches[next_worker] = {&run_worker, next_worker};
-    rte_eal_remote_launch(
-        [](void* arg) {
-          auto* l = static_cast<Launch*>(arg);
-          (*l->run)(l->w);
-          return 0;
-        },
-        &launches[next_worker], lcore);
-    ++next_worker;
-  }
-  run_worker(0);
-  rte_eal_mp_wait_lcore();
+  host->run_workers(run_worker);
 
   const std::uint64_t now = *std::max_element(last_now.begin(), last_now.end());
   const double secs = static_cast<double>(now - start) / 1e6;
@@ -638,19 +618,7 @@ int main(int argc, char** argv) {
         {"completed_per_lcore", per_lcore},
         {"connect_latency_us", latency_json(ch)},
         {"response_latency_us", latency_json(rh)}};
-    std::vector<std::pair<std::string, std::uint64_t>> rows = host->netif(0).counter_rows();
-    for (std::uint16_t w = 1; w < workers; ++w) {
-      const auto more = host->netif(w).counter_rows();
-      for (std::size_t i = 0; i < rows.size() && i < more.size(); ++i) {
-        rows[i].second += more[i].second;
-      }
-    }
-    for (const auto& [k, v] : rows) extra.emplace_back(k, u(v));
-    if (const dpdk::SoftRss* rss = host->soft_rss()) {
-      extra.emplace_back("soft_rss_dispatched", u(rss->stats().dispatched));
-      extra.emplace_back("soft_rss_broadcast", u(rss->stats().broadcast));
-      extra.emplace_back("soft_rss_dropped_full", u(rss->stats().dropped_full));
-    }
+    for (const auto& [k, v] : host->counter_rows()) extra.emplace_back(k, u(v));
     const std::string json = app::counters_json(counters, extra) + "\n";
     if (!app::write_file(o.stats_json, json, &err)) return fail(err, 1);
   }

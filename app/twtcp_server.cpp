@@ -1,7 +1,6 @@
 // twtcp-server: a twtcp Stack on a DPDK port, serving HTTP (a fixed response), echo or
 // discard on one or more TCP ports. With HTTP/1.0 or "Connection: close" the server closes
 // first, so TIME_WAIT is on our side: the policy under test is the server's.
-#include <rte_launch.h>
 #include <rte_lcore.h>
 #include <unistd.h>
 
@@ -461,26 +460,7 @@ int main(int argc, char** argv) {
       }
     }
   };
-  struct Launch {
-    decltype(run_worker)* run;
-    std::uint16_t w;
-  };
-  std::vector<Launch> launches(workers);
-  std::uint16_t w = 1;
-  unsigned lcore = 0;
-  RTE_LCORE_FOREACH_WORKER(lcore) {
-    launches[w] = {&run_worker, w};
-    rte_eal_remote_launch(
-        [](void* arg) {
-          auto* l = static_cast<Launch*>(arg);
-          (*l->run)(l->w);
-          return 0;
-        },
-        &launches[w], lcore);
-    ++w;
-  }
-  run_worker(0);
-  rte_eal_mp_wait_lcore();
+  host->run_workers(run_worker);
 
   StackCounters c;
   std::uint64_t accepted = 0, requests = 0, closed = 0, abnormal = 0, pings = 0;
@@ -516,19 +496,8 @@ int main(int argc, char** argv) {
                                                               {"connections_open", u(open)},
                                                               {"lcores", u(workers)},
                                                               {"accepted_per_lcore", per_lcore}};
-    // Port and ARP counters, summed over the workers.
-    std::vector<std::pair<std::string, std::uint64_t>> rows = host->netif(0).counter_rows();
-    for (std::uint16_t k = 1; k < workers; ++k) {
-      const auto more = host->netif(k).counter_rows();
-      for (std::size_t i = 0; i < rows.size() && i < more.size(); ++i)
-        rows[i].second += more[i].second;
-    }
-    for (const auto& [k, v] : rows) extra.emplace_back(k, u(v));
-    if (const dpdk::SoftRss* rss = host->soft_rss()) {
-      extra.emplace_back("soft_rss_dispatched", u(rss->stats().dispatched));
-      extra.emplace_back("soft_rss_broadcast", u(rss->stats().broadcast));
-      extra.emplace_back("soft_rss_dropped_full", u(rss->stats().dropped_full));
-    }
+    // Port, ARP and software-RSS counters, summed over the workers.
+    for (const auto& [k, v] : host->counter_rows()) extra.emplace_back(k, u(v));
     const std::string json = app::counters_json(c, extra) + "\n";
     if (!app::write_file(o.stats_json, json, &err)) return fail(err, 1);
   }

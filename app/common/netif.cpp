@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_pcapng.h>
 #include <unistd.h>
@@ -252,6 +254,45 @@ std::unique_ptr<Host> Host::open(const HostOptions& o, const Config& cfg, std::s
     }
   }
   return h;
+}
+
+void Host::run_workers(const std::function<void(std::uint16_t)>& run) {
+  struct Launch {
+    const std::function<void(std::uint16_t)>* run;
+    std::uint16_t w;
+  };
+  std::vector<Launch> launches(workers());
+  std::uint16_t w = 1;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (w >= launches.size()) break;
+    launches[w] = {&run, w};
+    rte_eal_remote_launch(
+        [](void* arg) {
+          const auto* l = static_cast<Launch*>(arg);
+          (*l->run)(l->w);
+          return 0;
+        },
+        &launches[w], lcore);
+    ++w;
+  }
+  run(0);
+  rte_eal_mp_wait_lcore();
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> Host::counter_rows() const {
+  std::vector<std::pair<std::string, std::uint64_t>> rows = netifs_[0]->counter_rows();
+  for (std::size_t k = 1; k < netifs_.size(); ++k) {
+    const auto more = netifs_[k]->counter_rows();
+    for (std::size_t i = 0; i < rows.size() && i < more.size(); ++i)
+      rows[i].second += more[i].second;
+  }
+  if (soft_rss_) {
+    rows.emplace_back("soft_rss_dispatched", soft_rss_->stats().dispatched);
+    rows.emplace_back("soft_rss_broadcast", soft_rss_->stats().broadcast);
+    rows.emplace_back("soft_rss_dropped_full", soft_rss_->stats().dropped_full);
+  }
+  return rows;
 }
 
 std::vector<std::pair<std::string, std::uint64_t>> NetIf::counter_rows() const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -114,6 +115,11 @@ class Host {
   [[nodiscard]] dpdk::TscClock& clock() noexcept { return clock_; }
   // Non-null when the port has no usable RSS and worker 0 spreads frames in software.
   [[nodiscard]] const dpdk::SoftRss* soft_rss() const noexcept { return soft_rss_.get(); }
+  // Runs run(w) for every worker: w >= 1 on the EAL worker lcores, 0 on this (main) lcore;
+  // returns when all have returned.
+  void run_workers(const std::function<void(std::uint16_t)>& run);
+  // Every worker's counter_rows() summed, then the software RSS counters if it runs.
+  [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> counter_rows() const;
 
  private:
   Host() = default;
