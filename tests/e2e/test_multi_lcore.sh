@@ -25,19 +25,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-fails=0 passes=0
-check() {
-  local name=$1
-  shift
-  if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"  # check, wait_for
 if [ "$(id -u)" != 0 ]; then echo "skipped: needs root"; exit 77; fi
 ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: cannot make a netns"; exit 1; }
-wait_for() {
-  for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "timeout waiting for '$2' in $1:"; cat "$1"
-  return 1
-}
 attach() {
   ip link set "$1" netns "$ns" && ip -n "$ns" addr add "$2/24" dev "$1" && ip -n "$ns" link set "$1" up
 }

@@ -70,12 +70,7 @@ cleanup() {
   if [ -n "${TWTCP_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-fails=0 passes=0
-check() {
-  local name=$1
-  shift
-  if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"  # check, wait_for
 fail() { echo "FAIL: $*"; exit 1; }
 if [ "$(id -u)" != 0 ]; then echo "skipped: needs root"; exit 77; fi
 "$py" -c 'import scapy' 2>/dev/null ||
@@ -86,15 +81,6 @@ done
 t0=$(date +%s)
 eal() {  # PREFIX VDEV
   echo "--vdev $2 -l 0 --no-huge --no-pci -m 512 --log-level error --file-prefix $1"
-}
-wait_for() {  # FILE PATTERN [PID]
-  for _ in $(seq 100); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && break
-    sleep 0.1
-  done
-  echo "timeout waiting for '$2' in $1:"; cat "$1"
-  return 1
 }
 
 # ---- (a) file mode: rx_pcap -> twtcp-server -> tx_pcap ----

@@ -27,12 +27,7 @@ cleanup() {
   rm -rf "$work" /var/run/dpdk/twpx$$r*
 }
 trap cleanup EXIT
-fails=0 passes=0
-check() {
-  local name=$1
-  shift
-  if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/lib.sh"  # check, wait_for
 if [ "$(id -u)" != 0 ]; then echo "skipped: needs root"; exit 77; fi
 ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: cannot make a netns"; exit 1; }
 
@@ -73,11 +68,6 @@ PY
 ip netns exec "$ns" "$py" "$work/httpd.py" 90 >"$work/served.log" 2>&1 &
 pids+=("$!")
 
-wait_for() {
-  for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "timeout waiting for '$2' in $1:"; cat "$1"
-  return 1
-}
 wait_for "$work/served.log" listening || exit 1
 
 # run NAME CONFIG [--set K=V]...: 5 s of twtcp-client on a new tap moved into the namespace;

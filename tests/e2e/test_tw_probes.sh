@@ -17,6 +17,7 @@
 # broken harness cannot pass by getting nothing from both). TWTCP_SET=KEY=VALUE adds one more
 # --set for twtcp only (to see the test fail, e.g. net.ipv4.tcp_invalid_ratelimit=0).
 set -u
+. "$(dirname "$0")/lib.sh"  # check, wait_for
 server_bin=$1 src=$2
 py=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,15 +76,6 @@ PY
 ip netns exec "$lx" "$py" "$work/httpd.py" 198.18.1.1 100 >"$work/httpd.log" 2>&1 &
 hpid=$!
 
-wait_for() {  # FILE PATTERN [PID]: PATTERN printed (the port is started; only then may the tap move)
-  for _ in $(seq 100); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && break
-    sleep 0.1
-  done
-  echo "timeout waiting for '$2' in $1:"; cat "$1"
-  return 1
-}
 nstat_json() {  # the Linux server namespace's counters as {"Tcp":{..},"TcpExt":{..}}
   ip netns exec "$lx" nstat -az | "$py" -c '
 import json, sys
