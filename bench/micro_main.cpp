@@ -3,7 +3,6 @@
 // reported an error (SkipWithError: a benchmark whose segments did not do what it measures),
 // so the smoke run in the test command fails on it.
 #include <benchmark/benchmark.h>
-#include <rte_eal.h>
 #include <rte_timer.h>
 #include <unistd.h>
 

@@ -113,8 +113,6 @@ class Host {
   [[nodiscard]] NetIf& netif(std::uint16_t w = 0) noexcept { return *netifs_[w]; }
   [[nodiscard]] Stack& stack(std::uint16_t w = 0) noexcept { return *stacks_[w]; }
   [[nodiscard]] dpdk::TscClock& clock() noexcept { return clock_; }
-  // Non-null when the port has no usable RSS and worker 0 spreads frames in software.
-  [[nodiscard]] const dpdk::SoftRss* soft_rss() const noexcept { return soft_rss_.get(); }
   // Runs run(w) for every worker: w >= 1 on the EAL worker lcores, 0 on this (main) lcore;
   // returns when all have returned.
   void run_workers(const std::function<void(std::uint16_t)>& run);

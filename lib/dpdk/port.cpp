@@ -84,13 +84,13 @@ std::unique_ptr<Port> Port::open(std::uint16_t port_id, const PortOptions& optio
   // (net_tap insists on it, and the kernel then spreads flows over them by its own hash):
   // worker 0 reads them all and spreads frames in software.
   p->rx_queues_ = hw_rss || info.max_rx_queues >= queues ? queues : 1;
-  std::array<std::uint8_t, flow::kSymmetricRssKey.size()> rss_key = flow::kSymmetricRssKey;
+  p->rss_key_ = flow::kSymmetricRssKey;  // the ethdev keeps a pointer to it in its dev_conf
 
   rte_eth_conf conf{};
   if (hw_rss) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_key = rss_key.data();
-    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(rss_key.size());
+    conf.rx_adv_conf.rss_conf.rss_key = p->rss_key_.data();
+    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(p->rss_key_.size());
     conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
   }
   if (p->tx_csum_.ipv4) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
@@ -151,9 +151,8 @@ std::unique_ptr<Port> Port::open(std::uint16_t port_id, const PortOptions& optio
     // steering computes with is the device's.
     std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) /
                                                RTE_ETH_RETA_GROUP_SIZE);
-    p->reta_.resize(info.reta_size);
+    p->reta_ = flow::round_robin_reta(info.reta_size, queues);
     for (std::uint16_t i = 0; i < info.reta_size; ++i) {
-      p->reta_[i] = static_cast<std::uint16_t>(i % queues);
       auto& group = reta[i / RTE_ETH_RETA_GROUP_SIZE];
       group.mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
       group.reta[i % RTE_ETH_RETA_GROUP_SIZE] = p->reta_[i];

@@ -86,6 +86,7 @@ class Port {
   std::uint16_t rx_desc_ = 0, tx_desc_ = 0;
   std::uint16_t rx_queues_ = 1, tx_queues_ = 1;
   std::vector<std::uint16_t> reta_;
+  std::array<std::uint8_t, 40> rss_key_{};
   std::uint32_t mbufs_ = 0;
   std::uint16_t max_frame_ = 0;
   ChecksumOffloads tx_offered_, rx_offered_, tx_csum_, rx_csum_;

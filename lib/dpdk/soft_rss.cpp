@@ -18,16 +18,10 @@ std::uint32_t be32(const std::uint8_t* p) noexcept {
          p[3];
 }
 
-std::vector<std::uint16_t> round_robin_reta(std::uint16_t workers) {
-  std::vector<std::uint16_t> reta(SoftRss::kRetaSize);
-  for (std::size_t i = 0; i < reta.size(); ++i) reta[i] = static_cast<std::uint16_t>(i % workers);
-  return reta;
-}
-
 }  // namespace
 
 SoftRss::SoftRss(std::uint16_t workers) : workers_(workers) {
-  const std::vector<std::uint16_t> reta = round_robin_reta(workers);
+  const std::vector<std::uint16_t> reta = flow::round_robin_reta(kRetaSize, workers);
   steering_.reserve(workers);
   for (std::uint16_t w = 0; w < workers; ++w) {
     steering_.emplace_back(flow::kSymmetricRssKey, reta, w);

@@ -80,6 +80,15 @@ class ToeplitzV4 {
   std::array<std::array<std::uint32_t, 256>, kInputBytes> table_{};
 };
 
+// A redirection table of `size` entries spreading hashes over `queues` queues in turn: what
+// lib/dpdk writes into a NIC and what its software RSS uses, so both steer alike.
+[[nodiscard]] inline std::vector<std::uint16_t> round_robin_reta(std::size_t size,
+                                                                 std::uint16_t queues) {
+  std::vector<std::uint16_t> reta(size);
+  for (std::size_t i = 0; i < size; ++i) reta[i] = static_cast<std::uint16_t>(i % queues);
+  return reta;
+}
+
 // One queue's view of a port's RSS: the key, the RETA (index = hash modulo its size, which
 // NICs make a power of two and read from the hash's low bits) and which queue is ours.
 class RssSteering {
