@@ -476,9 +476,10 @@ int main(int argc, char** argv) {
       }
       return true;
     };
-    // Worker 0 prints and records each second for everyone, so it runs until all are done.
-    while (!app::stop_requested() && now < end &&
-           (w == 0 ? !all_finished() : !client.finished_count() && !idle[w])) {
+    // Every worker polls until all are done: worker 0 prints each second for everyone, and a
+    // worker done early must still answer its connections' last segments (the software RSS
+    // would otherwise hold its frames in a ring nobody reads).
+    while (!app::stop_requested() && now < end && !all_finished()) {
       // Received frames first, then timers (both in poll), then new connections: after the
       // loop was descheduled, an ACK waiting in the RX ring must be seen before the RTO it
       // would cancel fires (timers first meant a spurious retransmission), and connect()
