@@ -21,6 +21,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   dpdk dpdk-dev libdpdk-dev
   gnuplot-nox iputils-ping
+  iproute2 iptables tcpdump tshark curl python3-scapy
 )
 missing=()
 for p in "${packages[@]}"; do
