@@ -541,7 +541,7 @@ constexpr KeyInfo kKeys[] = {
     int_key<&C::max_connections>({"twtcp.max_connections", "",
         "live connections (TIME_WAIT entries not counted)", kTables}, 1, 1 << 24),
     int_key<&C::flow_table_capacity>({"twtcp.flow_table_capacity", "",
-        "4-tuple table slots (connections and TIME_WAIT)", kTables}, 16, 1 << 26, true),
+        "4-tuple table slots (connections and TIME_WAIT); any size, memory tracks it", kTables}, 16, 1 << 26),
     int_key<&C::peer_table_size>({"twtcp.peer_table_size", "",
         "per-host PAWS table entries (tw_recycle)", kTables}, 16, 1 << 24, true),
     int_key<&C::max_listeners>({"twtcp.max_listeners", "", "listening ports", kTables}, 1, 65536),

@@ -581,7 +581,7 @@ TEST(Stack, TimeWaitEntrySize) {
                 return Stack::timewait_entry_bytes(c);
               }());
   EXPECT_EQ(sizeof(tcp::TwEntry), 48u);
-  for (const int cap : {1024, 262144, 1 << 20, 1 << 26}) {
+  for (const int cap : {1024, 262144, 1 << 20, 11'001'024, 1 << 26}) {
     Config c;
     c.flow_table_capacity = cap;
     EXPECT_LE(Stack::timewait_entry_bytes(c), 64.0) << cap;

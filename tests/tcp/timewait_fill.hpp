@@ -78,13 +78,11 @@ inline Config small_buffers() {
   return c;
 }
 
-// The client: room for n TIME_WAIT entries (flow table: the next power of two that also holds
-// a batch of live connections, as twtcp.flow_table_capacity must be). The server: a few
-// connections at a time.
+// The client: room for n TIME_WAIT entries and a batch of live connections, the flow table
+// sized for exactly that. The server: a few connections at a time.
 inline Config client_config(std::uint64_t n) {
   Config c = small_buffers();
-  std::uint64_t cap = 1024;
-  while (cap < n + 1024) cap *= 2;
+  const std::uint64_t cap = n + 1024;
   c.flow_table_capacity = static_cast<std::int32_t>(cap);
   c.tcp_max_tw_buckets = static_cast<std::int32_t>(n);
   c.max_connections = 256;
