@@ -168,28 +168,33 @@ unsigned NetIf::poll(Stack& stack, std::uint64_t now_us) {
   } else {
     n = static_cast<std::uint16_t>(soft_rss_->receive(worker_, rx.data(), port_.burst()));
   }
+  // The Stack takes the burst at once (its lookups overlap); the mbufs stay ours until then.
+  std::array<RxFrame, dpdk::kMaxBurst> to_stack;
+  std::size_t m_to_stack = 0;
   for (std::uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = rx[i];
     ++stats_.rx_frames;
     if (m->nb_segs != 1) {
       ++stats_.rx_multiseg_dropped;
-    } else {
-      if (pcap_ != nullptr) {
-        if (pcap_->record(m, false)) {
-          ++stats_.pcap_frames;
-        } else {
-          ++stats_.pcap_dropped;
-        }
-      }
-      const std::span<const std::uint8_t> frame{rte_pktmbuf_mtod(m, const std::uint8_t*),
-                                                m->data_len};
-      if (!neigh_.input(frame, now_us)) {
-        ++stats_.rx_to_stack;
-        stack.input(frame, now_us, dpdk::rx_checksums(m, port_.rx_checksum_offloads(), rx_csum_));
+      continue;
+    }
+    if (pcap_ != nullptr) {
+      if (pcap_->record(m, false)) {
+        ++stats_.pcap_frames;
+      } else {
+        ++stats_.pcap_dropped;
       }
     }
-    rte_pktmbuf_free(m);
+    const std::span<const std::uint8_t> frame{rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                              m->data_len};
+    if (!neigh_.input(frame, now_us)) {
+      ++stats_.rx_to_stack;
+      to_stack[m_to_stack++] =
+          RxFrame{frame, dpdk::rx_checksums(m, port_.rx_checksum_offloads(), rx_csum_)};
+    }
   }
+  if (m_to_stack != 0) stack.input_burst(std::span(to_stack.data(), m_to_stack), now_us);
+  rte_pktmbuf_free_bulk(rx.data(), n);
   stack.advance(now_us);
   neigh_.advance(now_us);
   sink_.flush();

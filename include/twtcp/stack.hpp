@@ -66,6 +66,11 @@ struct RxChecksums {
   RxChecksum ipv4 = RxChecksum::kUnchecked;
   RxChecksum tcp = RxChecksum::kUnchecked;
 };
+// One frame of an RX burst (Stack::input_burst).
+struct RxFrame {
+  std::span<const std::uint8_t> frame;
+  RxChecksums checked{};
+};
 
 // A handle on a connection: slot index and generation, so a stale id (the connection closed
 // and its slot was reused) is rejected rather than acting on a stranger. 0 is never valid.
@@ -173,6 +178,10 @@ class Stack {
   // our address is counted and dropped; nothing here trusts the frame's contents, except
   // the checksum verdicts a device gave in `checked`.
   void input(std::span<const std::uint8_t> frame, std::uint64_t now_us, RxChecksums checked = {});
+  // input() on each frame in order, with the burst's flow-table and connection cache misses
+  // overlapped (prefetched a pass ahead): what a poll loop with an RX burst should call.
+  // Frames must stay valid until it returns.
+  void input_burst(std::span<const RxFrame> frames, std::uint64_t now_us);
   // Moves time to now_us and fires what is due: connections' RTO / SYN / delayed-ACK /
   // persist timers and TIME_WAIT expiry.
   void advance(std::uint64_t now_us);

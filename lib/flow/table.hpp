@@ -153,6 +153,19 @@ class FlowTable {
   // prefetch(h[i + d]) ... find(k[i], h[i]).
   void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&buckets_[home_of(h)], 0, 3); }
 
+  // The second stage of a pipelined lookup, after prefetch(h) had time to land: the entry of
+  // the home bucket's first slot whose tag matches h, or nullptr. A hint only (the key is not
+  // compared: it may be another key's entry, or the key may live past its home); reading the
+  // entry's header is safe, as for any published entry.
+  [[nodiscard]] const Entry* peek_home(std::uint64_t h) const noexcept {
+    const std::uint64_t tag = h >> kTagShift;
+    for (const auto& s : buckets_[home_of(h)].slot) {
+      const std::uint64_t w = s.load(std::memory_order_acquire);
+      if (w != 0 && (w >> kTagShift) == tag) return to_entry(w);
+    }
+    return nullptr;
+  }
+
   // The published entry with this key, or nullptr. The pointer stays valid until the calling
   // reader's next quiescent()/offline().
   [[nodiscard]] Entry* find(const Key& k) const noexcept { return find(k, hash_of(k)); }

@@ -68,6 +68,9 @@ struct Net {
   Link c2s, s2c;
   Stack client;
   Stack server;
+  // Frames due at the same instant go to Stack::input_burst() together instead of one by one
+  // to input(), as a poll loop hands over an RX burst.
+  bool burst = false;
   Net(const Config& ccfg, const Config& scfg)
       : client(ccfg, ident(kClientAddr, 2, 1), c2s), server(scfg, ident(kServerAddr, 1, 2), s2c) {
     c2s.now = &now;
@@ -82,16 +85,8 @@ struct Net {
       if (!s2c.q.empty()) next = std::min(next, s2c.q.front().at);
       if (next > until) break;
       now = std::max(next, now + 1);
-      while (!c2s.q.empty() && c2s.q.front().at <= now) {
-        const Frame f = std::move(c2s.q.front());
-        c2s.q.pop_front();
-        server.input(f.bytes, now);
-      }
-      while (!s2c.q.empty() && s2c.q.front().at <= now) {
-        const Frame f = std::move(s2c.q.front());
-        s2c.q.pop_front();
-        client.input(f.bytes, now);
-      }
+      deliver_due(c2s, server);
+      deliver_due(s2c, client);
       client.advance(now);
       server.advance(now);
     }
@@ -100,6 +95,26 @@ struct Net {
     server.advance(now);
   }
   void run_for(std::uint64_t us) { run_until(now + us); }
+
+  void deliver_due(Link& link, Stack& to) {
+    if (!burst) {
+      while (!link.q.empty() && link.q.front().at <= now) {
+        const Frame f = std::move(link.q.front());
+        link.q.pop_front();
+        to.input(f.bytes, now);
+      }
+      return;
+    }
+    // Taken off the link first: delivering may queue answers on the other link only.
+    std::vector<Frame> due;
+    while (!link.q.empty() && link.q.front().at <= now) {
+      due.push_back(std::move(link.q.front()));
+      link.q.pop_front();
+    }
+    std::vector<RxFrame> rx;
+    for (const Frame& f : due) rx.push_back(RxFrame{f.bytes, {}});
+    if (!rx.empty()) to.input_burst(rx, now);
+  }
 };
 
 // A forged segment from `src` to `dst` (host order), as an off-path attacker would send it.
