@@ -73,6 +73,16 @@ void MbufTxSink::tx_commit(std::size_t len) {
   open_ = nullptr;
   ++stats_.tx_built_in_mbuf;
   enqueue(m, static_cast<std::uint16_t>(len));
+  // The next frame's mbuf, taken now and its first data lines requested for writing: an mbuf
+  // comes back from the peer that read it (another core, or the NIC), so its lines are not
+  // ours, and writing the headers and then summing them stalls on those fetches, unless
+  // they are already under way.
+  open_ = rte_pktmbuf_alloc(port_.pool());
+  if (open_ != nullptr) {
+    auto* d = rte_pktmbuf_mtod(open_, char*);
+    __builtin_prefetch(d, 1, 3);
+    __builtin_prefetch(d + RTE_CACHE_LINE_SIZE, 1, 3);
+  }
 }
 
 void MbufTxSink::flush() noexcept {
