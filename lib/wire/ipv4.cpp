@@ -37,7 +37,16 @@ std::size_t write_ipv4(std::span<std::uint8_t> out, const Ipv4Fields& f, std::ui
   store_be16(p + 10, 0);
   store_be32(p + 12, f.src);
   store_be32(p + 16, f.dst);
-  if (compute_checksum) store_be16(p + 10, internet_checksum(out.first(kIpv4MinHeaderLen)));
+  if (compute_checksum) {
+    // Summed from the field values, not read back from `out`: a frame being built in an mbuf
+    // whose lines are still in flight from another core would make that read wait for them
+    // (and for the stores just made, which wide loads cannot forward from).
+    std::uint64_t sum = (0x4500u | f.tos) + total_length + f.id + (f.dont_fragment ? 0x4000u : 0u) +
+                        ((std::uint32_t{f.ttl} << 8) | f.protocol) + (f.src >> 16) +
+                        (f.src & 0xffff) + (f.dst >> 16) + (f.dst & 0xffff);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    store_be16(p + 10, static_cast<std::uint16_t>(~sum));
+  }
   return kIpv4MinHeaderLen;
 }
 

@@ -1,5 +1,6 @@
 #include "wire/segment.hpp"
 
+#include <array>
 #include <cstring>
 
 #include "wire/checksum.hpp"
@@ -67,13 +68,29 @@ std::size_t build_ip_segment(std::span<std::uint8_t> out, const SegmentSpec& spe
   const Ipv4Fields ipf{spec.src_addr, spec.dst_addr, kIpProtoTcp,       spec.ttl,
                        spec.tos,      spec.ip_id,    spec.dont_fragment};
   write_ipv4(out, ipf, static_cast<std::uint16_t>(total), compute.ipv4);
-  auto tcp = out.subspan(kIpv4MinHeaderLen, total - kIpv4MinHeaderLen);
-  write_tcp_header(tcp, spec.tcp);
-  const auto tcp_len = static_cast<std::uint16_t>(tcp.size());
-  const std::uint16_t csum = compute.tcp
-                                 ? tcp_checksum(spec.src_addr, spec.dst_addr, tcp)
-                                 : tcp_pseudo_header_sum(spec.src_addr, spec.dst_addr, tcp_len);
-  store_be16(tcp.data() + 16, csum);
+  // The TCP header is built and summed in a local buffer, the payload summed where it came
+  // from, and the frame only written, never read back: the frame is usually an mbuf whose
+  // lines are still on their way from the core that last read it, and summing it would stall
+  // on them. The header's length is a multiple of 4, so the payload starts on a 16-bit word
+  // and the two sums add.
+  const std::size_t tcp_hlen = hlen - kIpv4MinHeaderLen;
+  std::array<std::uint8_t, 60> header;  // the largest TCP header (data offset 15)
+  write_tcp_header(std::span(header.data(), tcp_hlen), spec.tcp);
+  const auto tcp_len = static_cast<std::uint16_t>(total - kIpv4MinHeaderLen);
+  std::uint16_t csum = tcp_pseudo_header_sum(spec.src_addr, spec.dst_addr, tcp_len);
+  if (compute.tcp) {
+    const std::span<const std::uint8_t> body =
+        payload.empty() ? payload
+                        : std::span<const std::uint8_t>(out.data() + hlen, payload.size());
+    // After the memmove above the payload's source may have been overwritten only if it
+    // overlapped the frame; then sum the frame's copy.
+    const bool overlapped = !payload.empty() && payload.data() < out.data() + total &&
+                            out.data() < payload.data() + payload.size();
+    csum = static_cast<std::uint16_t>(
+        ~ones_sum(std::span(header.data(), tcp_hlen), ones_sum(overlapped ? body : payload, csum)));
+  }
+  store_be16(header.data() + 16, csum);
+  std::memcpy(out.data() + kIpv4MinHeaderLen, header.data(), tcp_hlen);
   return total;
 }
 
