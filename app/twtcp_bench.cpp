@@ -381,6 +381,8 @@ Result run_preset(const PresetSource& src, const Options& opt, twtcp::dpdk::Port
     else if (why != twtcp::CloseReason::kNormal)
       ++t.now.other;
   };
+  // One Callbacks for every connection of the run: no copy or allocation per connect().
+  copt.shared_callbacks = std::make_shared<const twtcp::Callbacks>(std::move(copt.callbacks));
 
   const auto& p = res.client_cfg;
   std::printf(
@@ -1049,6 +1051,8 @@ bool run_cps_row(const MacroOptions& m, bool client_closes, int tw_reuse, twtcp:
     }
     a->client_conns.release(id);
   };
+  // One Callbacks for every connection of the run: no copy or allocation per connect().
+  copt.shared_callbacks = std::make_shared<const twtcp::Callbacks>(std::move(copt.callbacks));
 
   std::uint64_t connect_calls = 0, next_attempt = 0;
   auto setup_server = [&](twtcp::Stack& server) {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -232,6 +233,8 @@ class Client {
       stack_.close(id);
     };
     opts_.callbacks.on_closed = [this](ConnId id, CloseReason why) { closed(id, why); };
+    // Shared by every connection this client opens: no copy or allocation per connect().
+    opts_.shared_callbacks = std::make_shared<const Callbacks>(std::move(opts_.callbacks));
   }
 
   // Starts connections while below concurrency, the rate allows and the count is not done.

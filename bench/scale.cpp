@@ -130,11 +130,10 @@ Sizes estimate(const Config& c, std::uint64_t conns, std::uint64_t tws, std::uin
   Sizes s;
   s.table = static_cast<std::uint64_t>(c.flow_table_capacity) * 10 / 49 * 64;
   s.pool = (tws + tcp::TwPool::kQueues) * sizeof(tcp::TwEntry);
-  // The slot (malloc'd ConnEntry), its two rings, connect()'s Callbacks copy (make_shared),
-  // the pool's pointer and free-list index; each heap block with glibc's 8-byte header.
+  // The slot (malloc'd ConnEntry), its two rings, the pool's pointer and free-list index;
+  // each heap block with glibc's 8-byte header. The Callbacks are shared (shared_callbacks).
   s.per_conn = round16(sizeof(tcp::ConnEntry) + 8) +
-               round16(static_cast<std::uint64_t>(c.tcp_rmem.def + c.tcp_wmem.def) + 8) +
-               round16(sizeof(Callbacks) + 16 + 8) + 8 + 4;
+               round16(static_cast<std::uint64_t>(c.tcp_rmem.def + c.tcp_wmem.def) + 8) + 8 + 4;
   s.total = s.table + s.pool + (conns + kBatch) * s.per_conn + conns * 8 + probes * 3 * 128;
   return s;
 }
@@ -240,8 +239,11 @@ class Run {
 
   // Opens connections [first, first + count). Bounded by the count and the deadline.
   bool fill(std::uint64_t first, std::uint64_t count, bool close_when_connected) {
-    Callbacks closing;
-    closing.on_connected = [this](ConnId id) { stack_->close(id); };
+    // One Callbacks for all (what a load generator does): none is copied per connect().
+    Callbacks closing_cb;
+    closing_cb.on_connected = [this](ConnId id) { stack_->close(id); };
+    const auto closing = std::make_shared<const Callbacks>(std::move(closing_cb));
+    const auto silent = std::make_shared<const Callbacks>();
     for (std::uint64_t done = 0; done < count;) {
       const std::uint64_t n = std::min(kBatch, count - done);
       now_ += 10;
@@ -250,7 +252,7 @@ class Run {
         const Tuple t = tuple_of(first + done + k);
         ConnectOptions co;
         co.local_port = t.local_port;
-        if (close_when_connected) co.callbacks = closing;
+        co.shared_callbacks = close_when_connected ? closing : silent;
         const ConnectResult cr = stack_->connect(t.remote_addr, t.remote_port, std::move(co));
         if (!cr.ok()) {
           fail("connect() #" + std::to_string(first + done + k) + " failed: error " +

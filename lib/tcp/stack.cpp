@@ -1002,7 +1002,9 @@ struct Stack::Impl {
     } else {
       iss = isn_for(k);
     }
-    e->cb = std::make_shared<const Callbacks>(std::move(o.callbacks));
+    e->cb = o.shared_callbacks != nullptr
+                ? std::move(o.shared_callbacks)
+                : std::make_shared<const Callbacks>(std::move(o.callbacks));
     const ConnId cid = make_id(*e);
     with_conn(*e, [&](tcp::Connection& c) {
       c.connect(iss, ts_offset_for(k), now);

@@ -573,6 +573,63 @@ TEST(Stack, SteadyStateDataExchangeAllocatesNothing) {
   EXPECT_EQ(g_allocs, 0u);
 }
 
+// A load generator's connect(): one Callbacks shared by every connection (shared_callbacks)
+// serves them all, and once the connection slots have been used (they keep their rings) a
+// connect() allocates nothing; a per-connect Callbacks is copied into a new shared block.
+TEST(Stack, SharedCallbacksServeEveryConnectionWithoutAnAllocationPerConnect) {
+  Net n(small(), small());
+  Callbacks scb;
+  scb.on_readable = [&](ConnId id) {
+    std::uint8_t buf[64];
+    (void)n.server.recv(id, buf);
+    n.server.close(id);  // the server closes first: no TIME_WAIT on the client's ports
+  };
+  ASSERT_TRUE(n.server.listen(7, scb));
+  int connected = 0, closed = 0;
+  Callbacks ccb;
+  ccb.on_connected = [&](ConnId id) {
+    ++connected;
+    const std::uint8_t req[4] = {'p', 'i', 'n', 'g'};
+    n.client.send(id, req);
+  };
+  ccb.on_peer_closed = [&](ConnId id) { n.client.close(id); };
+  ccb.on_closed = [&](ConnId, CloseReason) { ++closed; };
+  ConnectOptions opt;
+  opt.shared_callbacks = std::make_shared<const Callbacks>(std::move(ccb));
+  const auto round = [&](int conns, std::uint64_t* allocs) {
+    std::uint64_t a = 0;
+    for (int i = 0; i < conns; ++i) {
+      g_allocs = 0;
+      {
+        const Counting on(true);
+        ASSERT_TRUE(n.client.connect(kServerAddr, 7, opt).ok());
+      }
+      a += g_allocs;
+    }
+    EXPECT_EQ(opt.shared_callbacks.use_count(), 1 + conns);  // each live connection holds it
+    n.run_for(2'000'000);
+    *allocs = a;
+  };
+  std::uint64_t warm = 0, shared = 0;
+  round(8, &warm);  // first use of 8 slots: their rings are built
+  EXPECT_GT(warm, 0u);
+  round(8, &shared);
+  EXPECT_EQ(shared, 0u);
+  EXPECT_EQ(connected, 16);
+  EXPECT_EQ(closed, 16);
+  EXPECT_EQ(opt.shared_callbacks.use_count(), 1);
+
+  // The same with a Callbacks of its own per connect(): one allocation each at least.
+  ConnectOptions own;
+  own.callbacks = *opt.shared_callbacks;
+  g_allocs = 0;
+  {
+    const Counting on(true);
+    ASSERT_TRUE(n.client.connect(kServerAddr, 7, own).ok());
+  }
+  EXPECT_GE(g_allocs, 1u);
+}
+
 TEST(Stack, TimeWaitEntrySize) {
   std::printf("sizeof(TwEntry) = %zu, all-in at 1M capacity = %.2f bytes\n", sizeof(tcp::TwEntry),
               [] {
