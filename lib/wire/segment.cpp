@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <functional>
 
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
@@ -79,15 +80,15 @@ std::size_t build_ip_segment(std::span<std::uint8_t> out, const SegmentSpec& spe
   const auto tcp_len = static_cast<std::uint16_t>(total - kIpv4MinHeaderLen);
   std::uint16_t csum = tcp_pseudo_header_sum(spec.src_addr, spec.dst_addr, tcp_len);
   if (compute.tcp) {
-    const std::span<const std::uint8_t> body =
-        payload.empty() ? payload
-                        : std::span<const std::uint8_t>(out.data() + hlen, payload.size());
-    // After the memmove above the payload's source may have been overwritten only if it
-    // overlapped the frame; then sum the frame's copy.
-    const bool overlapped = !payload.empty() && payload.data() < out.data() + total &&
-                            out.data() < payload.data() + payload.size();
+    // A source that overlapped the frame may have been overwritten by the memmove above
+    // (or is the frame's payload already): then sum the frame's copy.
+    const std::less<const std::uint8_t*> before;  // a total order, unlike < across objects
+    const bool in_frame = before(payload.data(), out.data() + total) &&
+                          before(out.data(), payload.data() + payload.size());
+    const auto summed =
+        in_frame ? std::span<const std::uint8_t>(out.subspan(hlen, payload.size())) : payload;
     csum = static_cast<std::uint16_t>(
-        ~ones_sum(std::span(header.data(), tcp_hlen), ones_sum(overlapped ? body : payload, csum)));
+        ~ones_sum(std::span(header.data(), tcp_hlen), ones_sum(summed, csum)));
   }
   store_be16(header.data() + 16, csum);
   std::memcpy(out.data() + kIpv4MinHeaderLen, header.data(), tcp_hlen);

@@ -96,20 +96,17 @@ struct Net {
   }
   void run_for(std::uint64_t us) { run_until(now + us); }
 
+  // Taken off the link first (delivering queues answers on the other link only), then handed
+  // over one by one or as one burst.
   void deliver_due(Link& link, Stack& to) {
-    if (!burst) {
-      while (!link.q.empty() && link.q.front().at <= now) {
-        const Frame f = std::move(link.q.front());
-        link.q.pop_front();
-        to.input(f.bytes, now);
-      }
-      return;
-    }
-    // Taken off the link first: delivering may queue answers on the other link only.
     std::vector<Frame> due;
     while (!link.q.empty() && link.q.front().at <= now) {
       due.push_back(std::move(link.q.front()));
       link.q.pop_front();
+    }
+    if (!burst) {
+      for (const Frame& f : due) to.input(f.bytes, now);
+      return;
     }
     std::vector<RxFrame> rx;
     for (const Frame& f : due) rx.push_back(RxFrame{f.bytes, {}});
