@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "timewait/paws.hpp"
 #include "timewait/types.hpp"
@@ -571,7 +572,7 @@ void Connection::syn_sent_input(const Segment& seg, std::uint64_t now_us) {
     rto_deadline_ = 0;
     set_state(fin_queued_ ? State::kFinWait1 : State::kEstablished);
     events_ |= event::kConnected | event::kWritable;
-    send_ack(now_us);
+    ack_soon(now_us);  // rides on the request when on_connected writes one
     output(now_us);
   } else {
     // Simultaneous open: SYN-ACK with our original ISN, wait for its ACK.
@@ -935,6 +936,7 @@ void Connection::emit(std::uint32_t seq, std::uint8_t fl, std::uint32_t len, std
     tcb_.rcv_wup = tcb_.rcv_nxt;
     unacked_rcv_ = 0;
     delack_deadline_ = 0;
+    ack_owed_ = false;
   }
   s.window = (fl & flags::kRst) ? 0 : window_field((fl & flags::kSyn) != 0);
   if (syn_opts) {
@@ -973,6 +975,21 @@ void Connection::send_syn(std::uint64_t now_us) {
 // Linux never rewinds snd_nxt, so its ACKs carry the same number (tcp_acceptable_seq()).
 void Connection::send_ack(std::uint64_t now_us) {
   emit(tcb_.snd_max, flags::kAck, 0, now_us);
+}
+
+void Connection::ack_soon(std::uint64_t now_us) {
+  if (output_held_) {
+    ack_owed_ = true;
+  } else {
+    send_ack(now_us);
+  }
+}
+
+void Connection::release_output(std::uint64_t now_us) {
+  output_held_ = false;
+  output(now_us);
+  if (ack_owed_ && state_ != State::kClosed) send_ack(now_us);
+  ack_owed_ = false;
 }
 
 void Connection::send_rst(std::uint64_t now_us) {
@@ -1043,7 +1060,7 @@ void Connection::challenge_ack(std::uint64_t now_us) {
 
 void Connection::ack_received_data(std::uint64_t now_us, bool force) {
   if (force || p_->delayed_ack_us == 0 || unacked_rcv_ >= 2u * eff_mss_) {
-    if (unacked_rcv_ || force) send_ack(now_us);
+    if (unacked_rcv_ || force) ack_soon(now_us);
     return;
   }
   if (unacked_rcv_ && !delack_deadline_) delack_deadline_ = now_us + p_->delayed_ack_us;
@@ -1051,6 +1068,7 @@ void Connection::ack_received_data(std::uint64_t now_us, bool force) {
 
 // Sends new data (and the FIN) as far as the peer's window and cwnd allow.
 void Connection::output(std::uint64_t now_us) {
+  if (output_held_) return;  // release_output() calls again
   if (state_ == State::kClosed || state_ == State::kSynSent || state_ == State::kSynReceived ||
       state_ == State::kTimeWait) {
     return;
@@ -1168,6 +1186,13 @@ std::uint64_t Connection::next_deadline() const noexcept {
 }
 
 void Connection::on_timer(std::uint64_t now_us) {
+  // Timers send at once: on_rto() reads what output() sent to decide whether to probe.
+  const bool held = std::exchange(output_held_, false);
+  on_timer_unheld(now_us);
+  output_held_ = held;
+}
+
+void Connection::on_timer_unheld(std::uint64_t now_us) {
   if (delack_deadline_ && now_us >= delack_deadline_) {
     delack_deadline_ = 0;
     if (synchronized() && unacked_rcv_) send_ack(now_us);
@@ -1264,7 +1289,7 @@ std::size_t Connection::recv(std::span<std::uint8_t> out, std::uint64_t now_us) 
     const std::uint32_t could = static_cast<std::uint32_t>(rcvbuf_.free());
     const std::uint32_t step =
         std::min<std::uint32_t>(2u * eff_mss_, static_cast<std::uint32_t>(rcvbuf_.capacity() / 2));
-    if (could >= cur + step && !fin_received_) send_ack(now_us);
+    if (could >= cur + step && !fin_received_) ack_soon(now_us);
   }
   return n;
 }

@@ -324,6 +324,17 @@ class Connection {
   // Reset the connection (RST if synchronized).
   void abort(std::uint64_t now_us);
 
+  // --- coalescing ---
+  // Between hold_output() and release_output(), new data and FINs wait in the send buffer and
+  // the ACK owed for received data (or a window update) waits too; release_output() sends them
+  // in as few segments as the windows allow, the ACK riding on the first. The Stack holds
+  // output while it processes a segment and runs the application's callbacks, so a response
+  // and a close() written in a callback leave as one segment that also acknowledges the
+  // request. Duplicate, challenge and out-of-window ACKs, RSTs and SYNs are never held.
+  void hold_output() noexcept { output_held_ = true; }
+  [[nodiscard]] bool output_held() const noexcept { return output_held_; }
+  void release_output(std::uint64_t now_us);
+
   // --- observation ---
   [[nodiscard]] State state() const noexcept { return state_; }
   [[nodiscard]] const Tcb& tcb() const noexcept { return tcb_; }
@@ -451,7 +462,11 @@ class Connection {
   bool rtt_timing_ = false;
   std::uint32_t rtt_seq_ = 0;
   std::uint64_t rtt_start_us_ = 0;
-  std::uint32_t unacked_rcv_ = 0;  // bytes received since our last ACK
+  std::uint32_t unacked_rcv_ = 0;       // bytes received since our last ACK
+  bool output_held_ = false;            // see hold_output()
+  bool ack_owed_ = false;               // an ACK was due while output was held
+  void ack_soon(std::uint64_t now_us);  // send_ack(), or owe it while output is held
+  void on_timer_unheld(std::uint64_t now_us);
   std::uint64_t last_oow_ack_us_ = 0;
   bool oow_acked_ = false;
 

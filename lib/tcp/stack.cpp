@@ -507,7 +507,9 @@ struct Stack::Impl {
   // After every call into a connection: emit its segments, re-arm its timer, deliver events,
   // retire it on CLOSED / TIME_WAIT. Callbacks may re-enter the Stack (even on this
   // connection), so the entry is re-validated by generation after each of them.
-  void sync(ConnEntry& e) {
+  // `release`: this call held the connection's output (with_conn), so what the callbacks
+  // wrote leaves now, with the ACK the segment owed riding on it.
+  void sync(ConnEntry& e, bool release = false) {
     const ConnId cid = make_id(e);
     const std::uint32_t gen = e.gen;
     drain(e);
@@ -515,6 +517,10 @@ struct Stack::Impl {
     const std::uint8_t ev = e.conn->take_events();
     const bool passive = e.passive;
     if (ev & (tcp::event::kClosed | tcp::event::kTimeWait)) {
+      // Even when an outer call holds the output: the ACK this connection owes leaves before
+      // the connection does (an orphan's FIN_WAIT2 hand-off from a callback, say).
+      e.conn->release_output(now);
+      drain(e);
       const CloseReason why =
           (ev & tcp::event::kTimeWait) ? CloseReason::kNormal : e.conn->close_reason();
       ++e.busy;
@@ -547,17 +553,30 @@ struct Stack::Impl {
     if (alive() && (ev & tcp::event::kReadable)) fire(e, &Callbacks::on_readable, cid);
     if (alive() && (ev & tcp::event::kWritable)) fire(e, &Callbacks::on_writable, cid);
     if (alive() && (ev & tcp::event::kPeerFin)) fire(e, &Callbacks::on_peer_closed, cid);
+    if (release && alive()) {
+      e.conn->release_output(now);
+      drain_full(e);
+      sync(e);
+    }
   }
 
-  // Runs op on a live connection, draining a full OutQueue as Connection asks.
-  template <class Op>
-  auto with_conn(ConnEntry& e, Op&& op) {
-    auto r = op(*e.conn);
+  void drain_full(ConnEntry& e) {
     while (out.size == tcp::OutQueue::kCapacity) {
       drain(e);
       e.conn->flush(now);
     }
-    sync(e);
+  }
+
+  // Runs op on a live connection, draining a full OutQueue as Connection asks. The outermost
+  // call holds the connection's output until its callbacks have run (see
+  // Connection::hold_output): calls made from those callbacks add to what leaves then.
+  template <class Op>
+  auto with_conn(ConnEntry& e, Op&& op) {
+    const bool outermost = !e.conn->output_held();
+    e.conn->hold_output();
+    auto r = op(*e.conn);
+    drain_full(e);
+    sync(e, outermost);
     return r;
   }
 

@@ -368,11 +368,68 @@ TEST(Stack, T8_MaxTwBucketsZeroSkipsTimeWait) {
   EXPECT_EQ(n.client.connection_count(), 0u);
   EXPECT_EQ(n.client.counters().TCPTimeWaitOverflow, 1u);
   EXPECT_EQ(n.client.counters().TW, 0u);
-  // The client's close() made it an orphan, which overflowed already as the FIN_WAIT2 stand-in
-  // (as Linux's tcp_close -> tcp_time_wait(FIN_WAIT2)): the server's FIN then finds no socket
-  // and is answered with an RST.
+  // The server's close() in on_peer_closed sends its FIN with the ACK of the client's: the
+  // client goes from FIN_WAIT1 to TIME_WAIT, ACKs the FIN, and overflows.
+  EXPECT_EQ(n.client.counters().OutRsts, 0u);
+  EXPECT_EQ(srv.reasons, std::vector<CloseReason>{CloseReason::kNormal});
+}
+
+TEST(Stack, T8_MaxTwBucketsZeroOverflowsTheFinWait2StandIn) {
+  Config c = small();
+  c.tcp_max_tw_buckets = 0;
+  Net n(c, small());
+  // This server ACKs the client's FIN and closes only later, so the client's orphan reaches
+  // FIN_WAIT2 first.
+  ConnId accepted = 0;
+  std::vector<CloseReason> reasons;
+  Callbacks cb;
+  cb.on_accepted = [&](ConnId id) { accepted = id; };
+  cb.on_readable = [&](ConnId id) {
+    std::uint8_t buf[2048];
+    if (n.server.recv(id, buf) == kRequest.size()) n.server.send(id, bytes(kResponse));
+  };
+  cb.on_closed = [&](ConnId, CloseReason r) { reasons.push_back(r); };
+  ASSERT_TRUE(n.server.listen(80, cb));
+  const Exchange ex = http_get(n, true);
+  ASSERT_EQ(ex.error, 0);
+  EXPECT_TRUE(ex.closed);
+  // The orphan overflowed already as the FIN_WAIT2 stand-in (as Linux's tcp_close ->
+  // tcp_time_wait(FIN_WAIT2)).
+  EXPECT_EQ(n.client.counters().TCPTimeWaitOverflow, 1u);
+  EXPECT_EQ(n.client.timewait_count(), 0u);
+  EXPECT_EQ(n.client.connection_count(), 0u);
+  // The server's FIN then finds no socket and is answered with an RST.
+  n.server.close(accepted);
+  n.run_for(kSec);
   EXPECT_EQ(n.client.counters().OutRsts, 1u);
-  EXPECT_EQ(srv.reasons, std::vector<CloseReason>{CloseReason::kPeerReset});
+  EXPECT_EQ(reasons, std::vector<CloseReason>{CloseReason::kPeerReset});
+}
+
+// The Stack holds a connection's output while it runs the callbacks of a segment: what they
+// write and close leaves in one segment with the ACK the segment was owed. An HTTP/1.0
+// exchange takes six or seven segments (ten without it: a pure ACK before each answer).
+TEST(Stack, CallbacksWritesAndCloseLeaveInOneSegmentWithTheAck) {
+  for (const bool client_first : {true, false}) {
+    SCOPED_TRACE(client_first ? "client closes first" : "server closes first");
+    Net n(small(), small());
+    HttpServer srv(n.server, !client_first);
+    const Exchange ex = http_get(n, client_first);
+    ASSERT_EQ(ex.error, 0);
+    EXPECT_EQ(ex.response, kResponse);
+    EXPECT_EQ(srv.got, kRequest);
+    EXPECT_EQ(srv.reasons, std::vector<CloseReason>{CloseReason::kNormal});
+    EXPECT_EQ(ex.reason, CloseReason::kNormal);
+    // Client: SYN, request with the ACK of the SYN-ACK, FIN (with the ACK of the server's
+    // when the server closed first), and the last ACK when it closed first. Server: SYN-ACK,
+    // response (with the FIN when it closes first), FIN with the ACK of the client's FIN or
+    // the last ACK.
+    const std::uint64_t client_out = client_first ? 4 : 3;
+    EXPECT_EQ(n.client.counters().OutSegs, client_out);
+    EXPECT_EQ(n.server.counters().OutSegs, 3u);
+    EXPECT_EQ(n.client.counters().InSegs, 3u);
+    EXPECT_EQ(n.server.counters().InSegs, client_out);
+    EXPECT_EQ((client_first ? n.client : n.server).timewait_count(), 1u);
+  }
 }
 
 TEST(Stack, P11_NewerSynReopensServerTimeWaitWithIsnPlus65537) {
