@@ -74,7 +74,8 @@ constexpr const char* kUsage =
     "                      (168 B), close; the client Stack on the main lcore, the server\n"
     "                      Stack on a worker lcore; then twtcp-kernel-baseline cps with the\n"
     "                      same close side, tw_reuse, port range, concurrency and seconds;\n"
-    "                      prints both connections/s and twtcp/kernel. Default matrix:\n"
+    "                      prints both connections/s, twtcp/kernel, and the TCP segments\n"
+    "                      each sent per connection (both ends). Default matrix:\n"
     "                      --close client|server x --tw-reuse 1|0 (4 rows)\n"
     "  --close client|server  who closes first (its side keeps TIME_WAIT); repeatable\n"
     "  --tw-reuse 0|1|2    net.ipv4.tcp_tw_reuse of both runs; repeatable (2 = loopback\n"
@@ -914,6 +915,12 @@ struct MacroRow {
     return n % 2 ? static_cast<double>(v[n / 2]) : (v[n / 2 - 1] + v[n / 2]) / 2.0;
   }
   [[nodiscard]] double ratio() const { return kernel_value > 0 ? rate() / kernel_value : 0; }
+  // TCP segments both Stacks sent per connection opened (the run drains what it started).
+  [[nodiscard]] double segments_per_connection() const {
+    return client.ActiveOpens ? static_cast<double>(client.OutSegs + server.OutSegs) /
+                                    static_cast<double>(client.ActiveOpens)
+                              : 0;
+  }
 };
 
 // The timed loop both modes share, on the client lcore: `start_work` runs before each poll
@@ -1282,11 +1289,13 @@ std::string macro_json(const MacroOptions& m, const std::vector<MacroRow>& rows)
                     "\"close\": \"%s\", \"tw_reuse\": %d, \"ports\": \"%u-%u\", "
                     "\"twtcp\": {\"cps\": %.1f, \"median_per_second\": %.1f, \"connections\": "
                     "%llu, \"elapsed_s\": %.3f, \"eaddrnotavail\": %llu, \"failed\": %llu, "
-                    "\"app_table_collisions\": %llu, \"interrupted\": %s",
+                    "\"app_table_collisions\": %llu, \"segments_per_connection\": %.2f, "
+                    "\"interrupted\": %s",
                     r.client_closes ? "client" : "server", r.tw_reuse, r.ports.low, r.ports.high,
                     r.rate(), r.median(), (unsigned long long)r.total, r.elapsed_s,
                     (unsigned long long)r.eaddrnotavail, (unsigned long long)r.failed,
-                    (unsigned long long)r.collisions, r.interrupted ? "true" : "false");
+                    (unsigned long long)r.collisions, r.segments_per_connection(),
+                    r.interrupted ? "true" : "false");
     } else {
       std::snprintf(nums, sizeof nums,
                     "\"twtcp\": {\"bytes_per_s\": %.1f, \"median_per_second\": %.1f, "
@@ -1307,16 +1316,22 @@ std::string macro_json(const MacroOptions& m, const std::vector<MacroRow>& rows)
 }
 
 void print_macro_row(const MacroOptions& m, const MacroRow& r) {
-  char kernel[64] = "n/a", ratio[32] = "n/a";
+  char kernel[64] = "n/a", ratio[32] = "n/a", segs[48];
   if (m.mode == "cps") {
     if (r.kernel_value > 0) {
       std::snprintf(kernel, sizeof kernel, "%.0f", r.kernel_value);
       std::snprintf(ratio, sizeof ratio, "%.1fx", r.ratio());
     }
-    std::printf("%-6s %8d %12.0f %12.0f %12s %8s %12llu %10llu %8llu%s\n",
+    const double kernel_segs = json_number(r.kernel_json, "segments_per_connection");
+    if (kernel_segs > 0) {
+      std::snprintf(segs, sizeof segs, "%.1f/%.1f", r.segments_per_connection(), kernel_segs);
+    } else {
+      std::snprintf(segs, sizeof segs, "%.1f/n/a", r.segments_per_connection());
+    }
+    std::printf("%-6s %8d %12.0f %12.0f %12s %8s %12llu %10llu %8llu %11s%s\n",
                 r.client_closes ? "client" : "server", r.tw_reuse, r.rate(), r.median(), kernel,
                 ratio, (unsigned long long)r.total, (unsigned long long)r.eaddrnotavail,
-                (unsigned long long)r.failed, r.interrupted ? "  (interrupted)" : "");
+                (unsigned long long)r.failed, segs, r.interrupted ? "  (interrupted)" : "");
   } else {
     if (r.kernel_value > 0) {
       std::snprintf(kernel, sizeof kernel, "%.2f", r.kernel_value * 8 / 1e9);
@@ -1404,9 +1419,9 @@ int run_macro(const MacroOptions& m, const twtcp::dpdk::SplitArgs& split) {
     }
   }
   if (cps) {
-    std::printf("\n%-6s %8s %12s %12s %12s %8s %12s %10s %8s\n", "close", "tw_reuse",
+    std::printf("\n%-6s %8s %12s %12s %12s %8s %12s %10s %8s %11s\n", "close", "tw_reuse",
                 "twtcp conn/s", "median/s", "kernel c/s", "ratio", "connections", "EADDRNOTAV",
-                "failed");
+                "failed", "segs/conn");
   } else {
     std::printf("\n%14s %14s %14s %8s %8s\n", "twtcp Gbit/s", "median Gbit/s", "kernel Gbit/s",
                 "ratio", "failed");

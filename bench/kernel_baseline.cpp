@@ -27,7 +27,9 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -115,6 +117,31 @@ bool private_netns(const Opts& o, std::string& err) {
     return false;
   }
   return true;
+}
+
+// Tcp OutSegs of this network namespace (/proc/net/snmp): both ends of every loopback
+// connection count there. 0 if unreadable.
+std::uint64_t tcp_out_segs() {
+  std::FILE* f = std::fopen("/proc/net/snmp", "r");
+  if (f == nullptr) return 0;
+  char names[1024], values[1024];
+  std::uint64_t out = 0;
+  while (std::fgets(names, sizeof names, f) != nullptr) {
+    if (std::strncmp(names, "Tcp:", 4) != 0 || std::fgets(values, sizeof values, f) == nullptr) {
+      continue;
+    }
+    // Two lines, "Tcp: Name1 Name2 ..." and "Tcp: v1 v2 ...": the column of OutSegs.
+    char* ns = nullptr;
+    char* vs = nullptr;
+    for (char *n = strtok_r(names, " \n", &ns), *v = strtok_r(values, " \n", &vs);
+         n != nullptr && v != nullptr;
+         n = strtok_r(nullptr, " \n", &ns), v = strtok_r(nullptr, " \n", &vs)) {
+      if (std::strcmp(n, "OutSegs") == 0) out = std::strtoull(v, nullptr, 10);
+    }
+    break;
+  }
+  std::fclose(f);
+  return out;
 }
 
 int listener() {
@@ -349,18 +376,21 @@ int main(int argc, char** argv) {
   char c;
   (void)!read(ready[0], &c, 1);
   close(l);
+  const std::uint64_t segs_before = tcp_out_segs();
   const Result r = o.mode == "cps" ? run_cps(o) : run_throughput(o);
   kill(server, SIGKILL);
   waitpid(server, nullptr, 0);
+  const std::uint64_t segs = tcp_out_segs() - segs_before;
   if (o.mode == "cps") {
     std::printf(
         "{\"mode\": \"cps\", \"close\": \"%s\", \"tw_reuse\": %d, \"concurrency\": %u, "
         "\"seconds\": %.3f, \"connections\": %llu, \"cps\": %.0f, \"connect_errors\": %llu, "
-        "\"eaddrnotavail\": %llu}\n",
+        "\"eaddrnotavail\": %llu, \"out_segs\": %llu, \"segments_per_connection\": %.2f}\n",
         o.client_closes ? "client" : "server", o.tw_reuse, o.concurrency, r.seconds,
         static_cast<unsigned long long>(r.ok), static_cast<double>(r.ok) / r.seconds,
         static_cast<unsigned long long>(r.connect_errors),
-        static_cast<unsigned long long>(r.eaddrnotavail));
+        static_cast<unsigned long long>(r.eaddrnotavail), static_cast<unsigned long long>(segs),
+        r.ok ? static_cast<double>(segs) / static_cast<double>(r.ok) : 0.0);
     std::fprintf(stderr, "kernel cps: %.0f connections/s (%s closes, tw_reuse=%d)\n",
                  static_cast<double>(r.ok) / r.seconds, o.client_closes ? "client" : "server",
                  o.tw_reuse);

@@ -65,6 +65,12 @@ checks = {
   "cps: counters of both stacks":
       all(r["twtcp"]["client"]["Tcp"]["ActiveOpens"] > 0 and
           r["twtcp"]["server"]["Tcp"]["PassiveOpens"] > 0 for r in rows),
+  # An HTTP/1.0 exchange with the server closing: 3 segments each way for twtcp (the ACKs
+  # ride on the request, the response+FIN and the client's FIN), 4-6 for Linux.
+  "cps: twtcp sends 6 segments per connection":
+      all(abs(r["twtcp"]["segments_per_connection"] - 6) < 0.1 for r in rows),
+  "cps: kernel segments per connection counted":
+      all(6 <= r["kernel"]["segments_per_connection"] <= 13 for r in rows),
   "throughput: twtcp moved bytes": tp["rows"][0]["twtcp"]["bytes"] > 0,
   "throughput: kernel moved bytes": tp["rows"][0]["kernel"]["bytes"] > 0,
   "throughput: ratio present": tp["rows"][0]["ratio"] > 0,
