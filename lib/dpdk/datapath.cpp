@@ -7,14 +7,43 @@
 
 namespace twtcp::dpdk {
 
-MbufTxSink::~MbufTxSink() {
-  rte_pktmbuf_free_bulk(batch_.data(), queued_);
-  rte_pktmbuf_free(open_);
-}
-
 namespace {
 constexpr std::size_t kEthLen = 14;
 }  // namespace
+
+MbufTxSink::MbufTxSink(Port& port, std::uint16_t queue)
+    : port_(port),
+      queue_(queue),
+      csum_(port.tx_checksum_offloads()),
+      data_offset_(sizeof(rte_mbuf) + rte_pktmbuf_priv_size(port.pool()) + RTE_PKTMBUF_HEADROOM) {}
+
+MbufTxSink::~MbufTxSink() {
+  rte_pktmbuf_free_bulk(batch_.data(), queued_);
+  rte_pktmbuf_free(open_);
+  if (ahead_ != nullptr) rte_mbuf_raw_free(ahead_);
+}
+
+// An mbuf comes back from the peer that read it (another core, or the NIC), so its lines are
+// not this core's: resetting its header and writing a frame's headers would each stall on
+// fetching them. The mbuf one frame ahead is therefore taken raw (rte_mbuf_raw_alloc: no
+// field touched) and its two header lines and first two data lines requested for writing,
+// so they arrive while the current frame is built; its data address follows from the pool's
+// layout (rte_pktmbuf_init: buf_addr = mbuf + sizeof(rte_mbuf) + priv_size) without reading
+// the header.
+rte_mbuf* MbufTxSink::take_mbuf() noexcept {
+  rte_mbuf* m = ahead_;
+  ahead_ = rte_mbuf_raw_alloc(port_.pool());
+  if (ahead_ != nullptr) {
+    const auto* h = reinterpret_cast<const char*>(ahead_);
+    __builtin_prefetch(h, 1, 3);
+    __builtin_prefetch(h + RTE_CACHE_LINE_SIZE, 1, 3);
+    __builtin_prefetch(h + data_offset_, 1, 3);
+    __builtin_prefetch(h + data_offset_ + RTE_CACHE_LINE_SIZE, 1, 3);
+  }
+  if (m == nullptr) return rte_pktmbuf_alloc(port_.pool());
+  rte_pktmbuf_reset(m);
+  return m;
+}
 
 void MbufTxSink::enqueue(rte_mbuf* m, std::uint16_t len) noexcept {
   m->data_len = len;
@@ -57,7 +86,7 @@ void MbufTxSink::transmit(std::span<const std::uint8_t> frame) {
 std::span<std::uint8_t> MbufTxSink::tx_begin(std::size_t max_len) {
   if (max_len > port_.max_frame()) return {};
   if (open_ == nullptr) {
-    open_ = rte_pktmbuf_alloc(port_.pool());
+    open_ = take_mbuf();
     if (open_ == nullptr) return {};
   }
   return {rte_pktmbuf_mtod(open_, std::uint8_t*), port_.max_frame()};
@@ -73,16 +102,7 @@ void MbufTxSink::tx_commit(std::size_t len) {
   open_ = nullptr;
   ++stats_.tx_built_in_mbuf;
   enqueue(m, static_cast<std::uint16_t>(len));
-  // The next frame's mbuf, taken now and its first data lines requested for writing: an mbuf
-  // comes back from the peer that read it (another core, or the NIC), so its lines are not
-  // ours, and writing the headers and then summing them stalls on those fetches, unless
-  // they are already under way.
-  open_ = rte_pktmbuf_alloc(port_.pool());
-  if (open_ != nullptr) {
-    auto* d = rte_pktmbuf_mtod(open_, char*);
-    __builtin_prefetch(d, 1, 3);
-    __builtin_prefetch(d + RTE_CACHE_LINE_SIZE, 1, 3);
-  }
+  open_ = take_mbuf();  // for the next frame, with its lines on their way (take_mbuf)
 }
 
 void MbufTxSink::flush() noexcept {

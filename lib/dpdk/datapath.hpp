@@ -37,8 +37,7 @@ struct DatapathStats {
 class MbufTxSink final : public TxSink {
  public:
   // Sends on TX queue `queue` of the port (one per worker lcore).
-  explicit MbufTxSink(Port& port, std::uint16_t queue = 0)
-      : port_(port), queue_(queue), csum_(port.tx_checksum_offloads()) {}
+  explicit MbufTxSink(Port& port, std::uint16_t queue = 0);
   ~MbufTxSink() override;  // frees what was never flushed
   MbufTxSink(const MbufTxSink&) = delete;
   MbufTxSink& operator=(const MbufTxSink&) = delete;
@@ -55,11 +54,18 @@ class MbufTxSink final : public TxSink {
  private:
   friend class Datapath;
   void enqueue(rte_mbuf* m, std::uint16_t len) noexcept;
+  // A reset mbuf for the next frame (nullptr if the pool is empty); takes the one after it
+  // from the pool and requests its lines.
+  rte_mbuf* take_mbuf() noexcept;
   Port& port_;
   std::uint16_t queue_ = 0;
   const ChecksumOffloads csum_;
   // Lent by tx_begin(); kept after an abandoned frame so the next tx_begin() reuses it.
   rte_mbuf* open_ = nullptr;
+  // The mbuf after open_, straight from the pool (not reset yet): its header and first data
+  // lines are being fetched for writing while a frame is built in open_.
+  rte_mbuf* ahead_ = nullptr;
+  std::size_t data_offset_ = 0;  // from an mbuf's address to its data (pool layout)
   std::array<rte_mbuf*, kMaxBurst> batch_{};
   std::uint16_t queued_ = 0;
   DatapathStats stats_;
