@@ -26,8 +26,9 @@ MbufTxSink::~MbufTxSink() {
 // An mbuf comes back from the peer that read it (another core, or the NIC), so its lines are
 // not this core's: resetting its header and writing a frame's headers would each stall on
 // fetching them. The mbuf one frame ahead is therefore taken raw (rte_mbuf_raw_alloc: no
-// field touched) and its two header lines and first two data lines requested for writing,
-// so they arrive while the current frame is built; its data address follows from the pool's
+// field touched) and its two header lines and first four data lines (headers and ~190 bytes
+// of payload: a request or a small response) requested for writing, so they arrive while
+// the current frame is built; its data address follows from the pool's
 // layout (rte_pktmbuf_init: buf_addr = mbuf + sizeof(rte_mbuf) + priv_size) without reading
 // the header.
 rte_mbuf* MbufTxSink::take_mbuf() noexcept {
@@ -39,6 +40,8 @@ rte_mbuf* MbufTxSink::take_mbuf() noexcept {
     __builtin_prefetch(h + RTE_CACHE_LINE_SIZE, 1, 3);
     __builtin_prefetch(h + data_offset_, 1, 3);
     __builtin_prefetch(h + data_offset_ + RTE_CACHE_LINE_SIZE, 1, 3);
+    __builtin_prefetch(h + data_offset_ + 2 * RTE_CACHE_LINE_SIZE, 1, 3);
+    __builtin_prefetch(h + data_offset_ + 3 * RTE_CACHE_LINE_SIZE, 1, 3);
   }
   if (m == nullptr) return rte_pktmbuf_alloc(port_.pool());
   rte_pktmbuf_reset(m);
