@@ -10,6 +10,7 @@
 // connection (throughput). Then twtcp-kernel-baseline does the same work with the Linux kernel
 // on the same two CPUs, and both figures and their ratio are printed.
 #include <malloc.h>
+#include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
@@ -102,8 +103,9 @@ constexpr const char* kUsage =
     "  --json FILE         every figure and counter as JSON\n"
     "  --seed N            as for port-exhaustion\n"
     "\n"
-    "Without EAL args: --no-huge --no-pci --no-shconf -m 512 -l 0 (cps, throughput: -l 0,1)\n"
-    "--log-level error\n"
+    "Without EAL args: --no-huge --no-pci --no-shconf -m 512 -l 0 (cps, throughput: -l 0,1,\n"
+    "and 2 MiB hugepages instead of --no-huge when a hugetlbfs is mounted and 256 of them are\n"
+    "free: +7-9 % CPS here, as TLB misses on mbufs go) --log-level error\n"
     "--file-prefix twtcp-bench-PID. Ctrl-C stops early, writes the results so far and exits 130;\n"
     "a second Ctrl-C exits at once. Exit status: 0 ok, 1 DPDK or I/O failure, 2 bad flags\n"
     "(one line on stderr), 130 interrupted.\n";
@@ -1273,6 +1275,7 @@ std::string macro_json(const MacroOptions& m, const std::vector<MacroRow>& rows)
   const bool cps = m.mode == "cps";
   std::string j = "{\n  \"benchmark\": \"" + m.mode + "\",\n  \"date\": \"" + utc_now() +
                   "\",\n  \"machine\": \"" + json_escape(machine_description()) +
+                  "\",\n  \"eal_memory\": \"" + (rte_eal_has_hugepages() ? "hugepages" : "4k") +
                   "\",\n  \"preset\": \"" + json_escape(m.preset.name) + "\",\n  \"sets\": [";
   for (std::size_t i = 0; i < m.sets.size(); ++i)
     j += std::string(i ? ", " : "") + "\"" + json_escape(m.sets[i]) + "\"";
@@ -1381,6 +1384,10 @@ int run_macro(const MacroOptions& m, const twtcp::dpdk::SplitArgs& split) {
              std::to_string(http_response().size()) + " B")
                 .c_str()
           : ", one connection, the client writes, the server discards");
+  std::printf("EAL memory: %s\n", rte_eal_has_hugepages()
+                                      ? "hugepages"
+                                      : "4 KiB pages (--no-huge; with 256 free 2 MiB hugepages "
+                                        "on a mounted hugetlbfs the default takes those)");
   std::printf("kernel baseline: %s\n", !m.kernel ? "off (--no-kernel)"
                                        : m.kernel_baseline.empty()
                                            ? "not found (build with -Dbenchmarks=true)"
@@ -1540,6 +1547,18 @@ int run_soak(MacroOptions m, const twtcp::dpdk::SplitArgs& split) {
   return ok ? 0 : 1;
 }
 
+// True when DPDK can take `mib` MiB of 2 MiB hugepages: a hugetlbfs mounted, enough free.
+bool hugepages_free(unsigned mib) {
+  std::ifstream mounts("/proc/mounts");
+  bool mounted = false;
+  for (std::string line; !mounted && std::getline(mounts, line);) {
+    mounted = line.find(" hugetlbfs ") != std::string::npos;
+  }
+  std::ifstream f("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+  unsigned free_pages = 0;
+  return mounted && (f >> free_pages) && free_pages >= mib / 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1554,10 +1573,19 @@ int main(int argc, char** argv) {
   }
   const bool macro = subcommand == "cps" || subcommand == "throughput" || subcommand == "soak";
   const std::string prefix = "--file-prefix=twtcp-bench-" + std::to_string(getpid());
-  const twtcp::dpdk::SplitArgs split = twtcp::dpdk::split_args(
-      argc, argv,
-      {"--no-huge", "--no-pci", "--no-shconf", "-m", "512", "-l", macro ? "0,1" : "0",
-       "--log-level", "error", "--no-telemetry", prefix});
+  // The macro benchmarks take hugepages where the machine has them (the kernel they are
+  // compared with keeps its buffers in the huge-page direct map); port-exhaustion and soak
+  // stay on 4 KiB pages, which every machine has.
+  std::vector<std::string> default_eal = {
+      "--no-pci", "--no-shconf",    "-m",  "512", "-l", macro ? "0,1" : "0", "--log-level",
+      "error",    "--no-telemetry", prefix};
+  if (macro && subcommand != "soak" && hugepages_free(512)) {
+    // Unlinked once mapped: the pages go back when the process ends, however it ends.
+    default_eal.insert(default_eal.begin(), "--huge-unlink");
+  } else {
+    default_eal.insert(default_eal.begin(), "--no-huge");
+  }
+  const twtcp::dpdk::SplitArgs split = twtcp::dpdk::split_args(argc, argv, default_eal);
   Options opt;
   MacroOptions mopt;
   const bool run_macro_mode =
