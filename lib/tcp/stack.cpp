@@ -554,9 +554,13 @@ struct Stack::Impl {
     if (alive() && (ev & tcp::event::kWritable)) fire(e, &Callbacks::on_writable, cid);
     if (alive() && (ev & tcp::event::kPeerFin)) fire(e, &Callbacks::on_peer_closed, cid);
     if (release && alive()) {
+      const std::uint64_t armed = e.conn->next_deadline();
       e.conn->release_output(now);
-      drain_full(e);
-      sync(e);
+      // Mostly nothing was held (a pure ACK in, say): then there is nothing to redo.
+      if (out.size != 0 || e.conn->events() != 0 || e.conn->next_deadline() != armed) {
+        drain_full(e);
+        sync(e);
+      }
     }
   }
 
