@@ -36,12 +36,11 @@ rte_mbuf* MbufTxSink::take_mbuf() noexcept {
   ahead_ = rte_mbuf_raw_alloc(port_.pool());
   if (ahead_ != nullptr) {
     const auto* h = reinterpret_cast<const char*>(ahead_);
-    __builtin_prefetch(h, 1, 3);
-    __builtin_prefetch(h + RTE_CACHE_LINE_SIZE, 1, 3);
-    __builtin_prefetch(h + data_offset_, 1, 3);
-    __builtin_prefetch(h + data_offset_ + RTE_CACHE_LINE_SIZE, 1, 3);
-    __builtin_prefetch(h + data_offset_ + 2 * RTE_CACHE_LINE_SIZE, 1, 3);
-    __builtin_prefetch(h + data_offset_ + 3 * RTE_CACHE_LINE_SIZE, 1, 3);
+    for (unsigned line = 0; line < 2; ++line)
+      __builtin_prefetch(h + line * RTE_CACHE_LINE_SIZE, 1, 3);
+    for (unsigned line = 0; line < 4; ++line) {
+      __builtin_prefetch(h + data_offset_ + line * RTE_CACHE_LINE_SIZE, 1, 3);
+    }
   }
   if (m == nullptr) return rte_pktmbuf_alloc(port_.pool());
   rte_pktmbuf_reset(m);

@@ -402,6 +402,8 @@ class Connection {
   void challenge_ack(std::uint64_t now_us);
   void output(std::uint64_t now_us);
   void ack_received_data(std::uint64_t now_us, bool force);
+  void ack_soon(std::uint64_t now_us);  // send_ack(), or owe it while output is held
+  void on_timer_unheld(std::uint64_t now_us);
   std::uint16_t window_field(bool syn) noexcept;
   std::uint32_t data_end_seq() const noexcept {
     return sndbuf_seq_ + static_cast<std::uint32_t>(sndbuf_.size());
@@ -462,11 +464,9 @@ class Connection {
   bool rtt_timing_ = false;
   std::uint32_t rtt_seq_ = 0;
   std::uint64_t rtt_start_us_ = 0;
-  std::uint32_t unacked_rcv_ = 0;       // bytes received since our last ACK
-  bool output_held_ = false;            // see hold_output()
-  bool ack_owed_ = false;               // an ACK was due while output was held
-  void ack_soon(std::uint64_t now_us);  // send_ack(), or owe it while output is held
-  void on_timer_unheld(std::uint64_t now_us);
+  std::uint32_t unacked_rcv_ = 0;  // bytes received since our last ACK
+  bool output_held_ = false;       // see hold_output()
+  bool ack_owed_ = false;          // an ACK was due while output was held
   std::uint64_t last_oow_ack_us_ = 0;
   bool oow_acked_ = false;
 
