@@ -857,9 +857,20 @@ bool Connection::process_ack(const Segment& seg, std::uint64_t now_us) {
     case State::kFinWait1:
       if (fin_acked()) {
         set_state(State::kFinWait2);
-        if (orphan_ && !seg.has(flags::kFin)) {
+        if (!orphan_) break;
+        if (seg.seg_len() != 0 &&
+            seq_after(seg.seq + static_cast<std::uint32_t>(seg.payload.size()), tcb_.rcv_nxt)) {
+          // Data, or a FIN beyond a hole, for an orphan: nobody will read it, and a FIN past a
+          // hole would leave it in FIN_WAIT2 with no timer, answering the peer's
+          // retransmissions for ever (found by fuzz_stack). Linux (tcp_rcv_state_process,
+          // "out of order FIN after close()"): tcp_done, TCPAbortOnData, an RST.
+          ++ctr_->TCPAbortOnData;
+          send_rst(now_us);
+          to_closed(CloseReason::kLocalReset);
+        } else if (!seg.has(flags::kFin)) {
           // An orphan in FIN_WAIT2 lives on as a TIME_WAIT entry in its FIN_WAIT2 substate
-          // (SPEC §2.1); fin_wait2_orphan_plan() tells the stack for how long.
+          // (SPEC §2.1); fin_wait2_orphan_plan() tells the stack for how long. An in-order
+          // FIN is processed below and moves it to TIME_WAIT.
           enter_timewait(timewait::TwSubstate::kFinWait2, now_us);
         }
       }

@@ -1631,6 +1631,38 @@ TEST_F(TcpTest, OrphanInFinWait1ResetsOnNewData) {
   EXPECT_EQ(ctr.TCPAbortOnData, 1u);
 }
 
+// The ACK of an orphan's FIN arrives with the peer's FIN beyond a hole (the data before it
+// lost): the FIN cannot be taken, so the orphan would sit in FIN_WAIT2 with no timer and answer
+// the peer's FIN retransmissions for ever (fuzz_stack, regressions/stack). Linux aborts:
+// TCPAbortOnData and an RST.
+TEST_F(TcpTest, OrphanResetsWhenItsFinIsAckedWithAFinBeyondAHole) {
+  connection_in(State::kEstablished);
+  app([&] { c().close(now); });
+  ASSERT_EQ(c().state(), State::kFinWait1);
+  Segment f = tmpl();
+  f.seq = c().tcb().rcv_nxt + 1000;  // 1000 bytes the peer sent never arrived
+  f.ack = c().tcb().snd_max;         // our FIN ACKed
+  f.flags = flags::kAck | flags::kFin;
+  auto r = send(f);
+  ASSERT_FALSE(r.empty());
+  EXPECT_TRUE(r.back().flags & flags::kRst);
+  EXPECT_EQ(c().state(), State::kClosed);
+  EXPECT_EQ(c().close_reason(), CloseReason::kLocalReset);
+  EXPECT_EQ(ctr.TCPAbortOnData, 1u);
+}
+
+// With the FIN in order the same segment ends the orphan in TIME_WAIT, as before.
+TEST_F(TcpTest, OrphanGoesToTimeWaitWhenItsFinIsAckedWithAnInOrderFin) {
+  connection_in(State::kEstablished);
+  app([&] { c().close(now); });
+  Segment f = tmpl();
+  f.ack = c().tcb().snd_max;
+  f.flags = flags::kAck | flags::kFin;
+  send(f);
+  EXPECT_EQ(c().state(), State::kTimeWait);
+  EXPECT_EQ(ctr.TCPAbortOnData, 0u);
+}
+
 TEST_F(TcpTest, ShutdownWriteStillReceivesDataInFinWait2) {
   connection_in(State::kFinWait2);  // shutdown(SHUT_WR), not close(): reading goes on
   Segment d = tmpl();
